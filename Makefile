@@ -1,0 +1,43 @@
+# tinynet developer commands. `make test` is what CI runs (.ci/run); it builds its own virtualenv.
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed-stamp
+DIGITS  := $(abspath ../shared/Data/digits20x20.mat)
+
+# Tests and benchmarks that need real digits read TINYNET_DIGITS; point it at the shared file when it exists.
+ifeq ($(origin TINYNET_DIGITS), undefined)
+ifneq ($(wildcard $(DIGITS)),)
+export TINYNET_DIGITS := $(DIGITS)
+endif
+endif
+export TF_ENABLE_ONEDNN_OPTS := 0
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: test lint train bench bench-quick clean venv
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: lint
+	$(PY) -m pytest
+
+train: $(STAMP)
+	$(VENV)/bin/tinynet train
+
+bench: $(STAMP)
+	$(PY) benchmarks/run.py
+
+bench-quick: $(STAMP)
+	$(PY) benchmarks/run.py --quick
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info

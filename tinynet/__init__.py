@@ -1,0 +1,15 @@
+"""tinynet: a from-scratch neural-network framework in NumPy with hand-written backprop and a Keras-shaped API.
+
+    from tinynet import Sequential
+    from tinynet.layers import Dense
+    from tinynet.losses import SparseCategoricalCrossentropy
+    from tinynet.optimizers import Adam
+"""
+
+from . import callbacks, gradcheck, initializers, layers, losses, metrics, optimizers
+from .callbacks import History
+from .models import Sequential
+
+__version__ = "0.1.0"
+__all__ = ["Sequential", "History", "layers", "losses", "optimizers", "initializers", "metrics", "callbacks",
+           "gradcheck"]

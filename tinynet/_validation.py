@@ -1,0 +1,123 @@
+"""Argument checks shared by the public entry points.
+
+Every check raises ``TypeError`` (wrong kind of thing) or ``ValueError`` (right kind, wrong value) with a message
+of the form ``"<name>: expected <what>, received <what was given>"``, and none of them changes any state, so a
+caller can run all its checks first and only then touch the model.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+
+def describe(value) -> str:
+    """A short description of ``value`` for error messages (arrays by shape and dtype, not by content)."""
+    if isinstance(value, np.ndarray):
+        return f"array of shape {value.shape} and dtype {value.dtype}"
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def positive_int(value, name: str) -> int:
+    """Return ``value`` as an ``int`` if it is an integer >= 1 (``bool`` is rejected)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name}: expected a positive integer, received {describe(value)}")
+    if value < 1:
+        raise ValueError(f"{name}: expected a positive integer, received {value}")
+    return int(value)
+
+
+def real_number(value, name: str, *, low=None, high=None, low_open=False, high_open=False) -> float:
+    """Return ``value`` as a finite ``float`` inside the given bounds (closed unless ``*_open``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name}: expected a real number, received {describe(value)}")
+    value = float(value)
+    lo = "(" if low_open else "["
+    hi = ")" if high_open else "]"
+    interval = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
+    bad = not np.isfinite(value)
+    if low is not None:
+        bad |= value <= low if low_open else value < low
+    if high is not None:
+        bad |= value >= high if high_open else value > high
+    if bad:
+        raise ValueError(f"{name}: expected a number in {interval}, received {value!r}")
+    return value
+
+
+def float_array(value, name: str, *, dtype, ndim: int | None = None, allow_empty: bool = False) -> np.ndarray:
+    """Convert ``value`` to a finite floating array of ``dtype``; copies only when a conversion is needed."""
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name}: expected a numeric array, received {describe(value)}")
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{name}: expected a numeric array, received an array of dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.complexfloating):
+        raise TypeError(f"{name}: expected a real-valued array, received an array of dtype {arr.dtype}")
+    if ndim is not None and arr.ndim != ndim:
+        raise ValueError(f"{name}: expected a {ndim}-D array, received shape {arr.shape}")
+    if arr.size == 0 and not allow_empty:
+        raise ValueError(f"{name}: expected a non-empty array, received shape {arr.shape}")
+    arr = np.asarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: expected only finite values, received an array containing NaN or inf")
+    return arr
+
+
+def class_labels(value, name: str, *, n: int | None = None, num_classes: int | None = None) -> np.ndarray:
+    """Return sparse integer labels of shape (n,) from an array of shape (n,) or (n, 1).
+
+    Float labels are accepted when they hold whole numbers (Keras accepts ``1.0``); anything else is an error.
+    """
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name}: expected an array of integer class labels, received {describe(value)}")
+    arr = np.asarray(value)
+    if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
+        raise TypeError(f"{name}: expected an array of integer class labels, received dtype {arr.dtype}")
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        hint = " (one-hot labels? this loss takes sparse class indices)" if arr.ndim == 2 else ""
+        raise ValueError(
+            f"{name}: expected class labels of shape (n,) or (n, 1), received shape {np.shape(value)}{hint}"
+        )
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"{name}: expected {n} labels (one per sample), received {arr.shape[0]}")
+    if not np.issubdtype(arr.dtype, np.integer):
+        if np.issubdtype(arr.dtype, np.complexfloating):
+            raise TypeError(f"{name}: expected integer class labels, received dtype {arr.dtype}")
+        as_float = arr.astype(np.float64)
+        if not np.isfinite(as_float).all() or not np.array_equal(as_float, np.round(as_float)):
+            raise ValueError(f"{name}: expected integer class labels, received non-integer values")
+        arr = as_float
+    labels = arr.astype(np.int64)
+    if labels.size and labels.min() < 0:
+        raise ValueError(f"{name}: expected class labels >= 0, received a label value of {labels.min()}")
+    if num_classes is not None and labels.size and labels.max() >= num_classes:
+        raise ValueError(
+            f"{name}: received a label value of {labels.max()} which is outside the valid range of "
+            f"[0, {num_classes})"
+        )
+    return labels
+
+
+def one_of(value, name: str, choices) -> str:
+    """Return ``value`` if it is one of the string ``choices``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name}: expected one of {sorted(choices)}, received {describe(value)}")
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {sorted(choices)}, received {value!r}")
+    return value
+
+
+def float_dtype(value, name: str = "dtype") -> np.dtype:
+    """Resolve a dtype policy: ``"float32"`` (default) or ``"float64"``."""
+    try:
+        dt = np.dtype(value)
+    except TypeError as exc:
+        raise TypeError(f"{name}: expected 'float32' or 'float64', received {describe(value)}") from exc
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise ValueError(f"{name}: expected 'float32' or 'float64', received {value!r}")
+    return dt

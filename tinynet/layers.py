@@ -1,0 +1,332 @@
+"""Layers: each one's forward pass and its backward pass (the chain rule) side by side.
+
+A layer caches, during a training forward pass, exactly what its backward pass needs and nothing else
+(``Dense`` its input, ``ReLU`` its mask). ``backward(grad)`` never modifies ``grad``; it writes the layer's
+parameter gradients into ``layer.grads`` (arrays the layer owns, overwritten on every call, not accumulated) and
+returns the gradient with respect to the layer's input.
+
+Shapes: inputs are ``(batch, features)`` for ``Dense`` and the activations; ``Flatten`` turns
+``(batch, d1, d2, ...)`` into ``(batch, d1*d2*...)``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+
+from . import initializers
+from ._validation import describe, float_dtype, positive_int
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def _shape_tuple(value, name: str) -> tuple[int, ...]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, (tuple, list)) or not value:
+        raise TypeError(f"{name}: expected a non-empty tuple of positive integers, received {describe(value)}")
+    return tuple(positive_int(v, f"{name}[{i}]") for i, v in enumerate(value))
+
+
+class Layer:
+    """Base class.
+
+    Subclasses define ``_param_specs(input_shape)`` (a list of ``(name, shape, initializer)``), ``forward``,
+    ``backward`` and ``compute_output_shape``. After ``build`` the layer holds ``params`` (arrays, in Keras's
+    ``get_weights`` order), ``grads`` (same shapes) and ``param_names``.
+    """
+
+    def __init__(self, name: str | None = None, input_shape=None):
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name: expected a string or None, received {describe(name)}")
+        self.name = name or _snake_case(type(self).__name__)
+        self.input_shape = None if input_shape is None else _shape_tuple(input_shape, "input_shape")
+        self.built = False
+        self.params: list[np.ndarray] = []
+        self.grads: list[np.ndarray] = []
+        self.param_names: list[str] = []
+        self.output_shape: tuple[int, ...] | None = None
+
+    # -- construction -------------------------------------------------------------------------------------
+    def _param_specs(self, input_shape: tuple[int, ...]) -> list[tuple[str, tuple[int, ...], object]]:
+        return []
+
+    def compute_output_shape(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        return input_shape
+
+    def build(self, input_shape, rng: np.random.Generator | None = None, dtype="float32") -> None:
+        """Create the parameters for inputs of shape ``(batch, *input_shape)``.
+
+        ``rng`` is the generator the initialisers draw from (a fresh unseeded one if omitted).
+        """
+        input_shape = _shape_tuple(input_shape, "input_shape")
+        dtype = float_dtype(dtype)
+        rng = np.random.default_rng() if rng is None else rng
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"rng: expected a numpy.random.Generator, received {describe(rng)}")
+        specs = self._param_specs(input_shape)
+        self.output_shape = self.compute_output_shape(input_shape)
+        self.input_shape = input_shape
+        self.param_names = [name for name, _, _ in specs]
+        self.params = [np.asarray(init(shape, rng, dtype), dtype=dtype) for _, shape, init in specs]
+        self.grads = [np.zeros_like(p) for p in self.params]
+        self.dtype = dtype
+        self.built = True
+
+    def _bind(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
+        """Move this layer's parameters into caller-owned storage (views into a model's flat buffers)."""
+        for new, old in zip(params, self.params, strict=True):
+            new[...] = old
+        self.params, self.grads = params, grads
+
+    def count_params(self) -> int:
+        return sum(p.size for p in self.params)
+
+    def get_config(self) -> dict:
+        config = {"name": self.name}
+        if self.input_shape is not None:
+            config["input_shape"] = list(self.input_shape)
+        return config
+
+    # -- computation --------------------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool = True) -> np.ndarray | None:
+        raise NotImplementedError
+
+    def __call__(self, x, training: bool = False) -> np.ndarray:
+        x = np.asarray(x)
+        if not self.built:
+            self.build(x.shape[1:], dtype=x.dtype if x.dtype == np.float64 else np.float32)
+        return self.forward(x, training=training)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r}>"
+
+
+# -- activations --------------------------------------------------------------------------------------------
+class Linear(Layer):
+    """The identity: ``"linear"`` or ``None`` as an activation."""
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, grad, need_input_grad=True):
+        return grad
+
+
+class ReLU(Layer):
+    """``max(x, 0)``. The gradient is ``grad * (out > 0)``: zero at exactly 0, as in Keras and TensorFlow."""
+
+    def forward(self, x, training=False):
+        out = np.maximum(x, 0)
+        if training:
+            self._mask = out > 0
+        return out
+
+    def backward(self, grad, need_input_grad=True):
+        return grad * self._mask
+
+
+class Sigmoid(Layer):
+    """``1 / (1 + exp(-x))``; gradient ``grad * s * (1 - s)``."""
+
+    def forward(self, x, training=False):
+        # exp(-|x|) never overflows; the two branches are the same function.
+        e = np.exp(-np.abs(x))
+        out = np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
+        if training:
+            self._out = out
+        return out
+
+    def backward(self, grad, need_input_grad=True):
+        s = self._out
+        return grad * s * (1 - s)
+
+
+class Tanh(Layer):
+    """``tanh(x)``; gradient ``grad * (1 - t**2)``."""
+
+    def forward(self, x, training=False):
+        out = np.tanh(x)
+        if training:
+            self._out = out
+        return out
+
+    def backward(self, grad, need_input_grad=True):
+        return grad * (1 - self._out * self._out)
+
+
+class Softmax(Layer):
+    """Softmax over the last axis; gradient ``s * (grad - sum(grad * s))`` per row.
+
+    For classification prefer a linear output with ``from_logits=True`` in the loss: it is fused, exact and
+    cheaper.
+    """
+
+    def forward(self, x, training=False):
+        e = np.exp(x - x.max(axis=-1, keepdims=True))
+        out = e / e.sum(axis=-1, keepdims=True)
+        if training:
+            self._out = out
+        return out
+
+    def backward(self, grad, need_input_grad=True):
+        s = self._out
+        return s * (grad - (grad * s).sum(axis=-1, keepdims=True))
+
+
+ACTIVATIONS = {"linear": Linear, "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax}
+
+
+def get_activation(identifier) -> Layer | None:
+    """Resolve an activation name or layer. Returns ``None`` for the identity (so it costs nothing)."""
+    if identifier is None or identifier == "linear":
+        return None
+    if isinstance(identifier, str):
+        if identifier not in ACTIVATIONS:
+            raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)} or None, received {identifier!r}")
+        return ACTIVATIONS[identifier]()
+    if isinstance(identifier, Layer) and not identifier.param_names:
+        return identifier
+    raise TypeError(f"activation: expected an activation name or None, received {describe(identifier)}")
+
+
+class Activation(Layer):
+    """Applies an activation given by name, as a layer of its own: ``Activation("relu")``."""
+
+    def __init__(self, activation, name=None, input_shape=None):
+        super().__init__(name=name, input_shape=input_shape)
+        self.activation_name = "linear" if activation is None else activation
+        self._fn = get_activation(activation) or Linear()
+
+    def forward(self, x, training=False):
+        return self._fn.forward(x, training)
+
+    def backward(self, grad, need_input_grad=True):
+        return self._fn.backward(grad)
+
+    def get_config(self):
+        return {**super().get_config(), "activation": self.activation_name}
+
+
+# -- parameterised layers -----------------------------------------------------------------------------------
+class Dense(Layer):
+    """Fully connected layer: ``out = activation(x @ kernel + bias)``.
+
+    Parameters
+    ----------
+    units : int
+        Output features.
+    activation : str or None
+        ``"relu"``, ``"linear"``/``None``, ``"sigmoid"``, ``"tanh"`` or ``"softmax"``.
+    use_bias : bool
+    kernel_initializer, bias_initializer : str or callable
+        Names from :mod:`tinynet.initializers` or callables ``(shape, rng, dtype) -> array``.
+    input_shape : tuple of int, optional
+        ``(features,)``; lets a ``Sequential`` build its weights at construction, as in Keras.
+
+    Shapes: x ``(batch, in)``, kernel ``(in, units)``, bias ``(units,)``, out ``(batch, units)``.
+
+    Backward, with ``g = dL/dz`` (after the activation's own backward):
+    ``dL/dkernel = x.T @ g`` ``(in, units)``; ``dL/dbias = g.sum(axis=0)`` ``(units,)``;
+    ``dL/dx = g @ kernel.T`` ``(batch, in)``.
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", input_shape=None, name=None):
+        units = positive_int(units, "units")
+        if not isinstance(use_bias, bool):
+            raise TypeError(f"use_bias: expected True or False, received {describe(use_bias)}")
+        act = get_activation(activation)
+        kinit = initializers.get(kernel_initializer, "kernel_initializer")
+        binit = initializers.get(bias_initializer, "bias_initializer")
+        if input_shape is not None and len(_shape_tuple(input_shape, "input_shape")) != 1:
+            raise ValueError(f"input_shape: expected (features,) for Dense, received {input_shape!r}")
+        super().__init__(name=name, input_shape=input_shape)
+        self.units = units
+        self.activation = act
+        self.activation_name = "linear" if activation is None else (
+            activation if isinstance(activation, str) else act.name)
+        self.use_bias = use_bias
+        self.kernel_initializer = kinit
+        self.bias_initializer = binit
+
+    def _param_specs(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"Dense expects inputs of shape (batch, features); received input_shape {input_shape}. "
+                "Add a Flatten layer first."
+            )
+        specs = [("kernel", (input_shape[0], self.units), self.kernel_initializer)]
+        if self.use_bias:
+            specs.append(("bias", (self.units,), self.bias_initializer))
+        return specs
+
+    def compute_output_shape(self, input_shape):
+        return (self.units,)
+
+    @property
+    def kernel(self) -> np.ndarray:
+        return self.params[0]
+
+    @property
+    def bias(self) -> np.ndarray | None:
+        return self.params[1] if self.use_bias else None
+
+    def forward(self, x, training=False):
+        z = x @ self.params[0]
+        if self.use_bias:
+            z += self.params[1]
+        if training:
+            self._x = x
+        return z if self.activation is None else self.activation.forward(z, training)
+
+    def backward(self, grad, need_input_grad=True):
+        if self.activation is not None:
+            grad = self.activation.backward(grad)
+        np.matmul(self._x.T, grad, out=self.grads[0])
+        if self.use_bias:
+            np.sum(grad, axis=0, out=self.grads[1])
+        return grad @ self.params[0].T if need_input_grad else None
+
+    def get_config(self):
+        config = {**super().get_config(), "units": self.units, "activation": self.activation_name,
+                  "use_bias": self.use_bias}
+        for key, fn in (("kernel_initializer", self.kernel_initializer),
+                        ("bias_initializer", self.bias_initializer)):
+            config[key] = getattr(fn, "__name__", repr(fn))
+        return config
+
+
+class Flatten(Layer):
+    """``(batch, d1, d2, ...) -> (batch, d1*d2*...)`` in C order (for ex3data1 images see ``to_images``)."""
+
+    def compute_output_shape(self, input_shape):
+        return (int(np.prod(input_shape)),)
+
+    def forward(self, x, training=False):
+        if training:
+            self._shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad, need_input_grad=True):
+        return grad.reshape(self._shape)
+
+
+LAYERS = {cls.__name__: cls for cls in (Dense, Flatten, Activation, ReLU, Sigmoid, Tanh, Softmax, Linear)}
+
+
+def from_config(class_name: str, config: dict) -> Layer:
+    """Rebuild a layer from ``get_config()`` output (used by ``tinynet.load_model``)."""
+    if class_name not in LAYERS:
+        raise ValueError(f"layer class: expected one of {sorted(LAYERS)}, received {class_name!r}")
+    return LAYERS[class_name](**config)
+
+
+__all__ = ["Layer", "Dense", "Flatten", "Activation", "ReLU", "Sigmoid", "Tanh", "Softmax", "Linear",
+           "get_activation"]

@@ -1,0 +1,33 @@
+"""Metrics computed per batch and aggregated over an epoch like Keras: a sample-weighted mean.
+
+A metric here is a function ``(labels, y_pred) -> number of correct samples`` (a sum, not a mean), so the epoch
+value is ``sum over batches / total samples`` exactly.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import describe
+
+
+def sparse_categorical_accuracy_count(labels: np.ndarray, y_pred: np.ndarray) -> int:
+    """How many rows of ``y_pred`` (n, classes) have their largest score at ``labels`` (n,)."""
+    return int(np.count_nonzero(y_pred.argmax(axis=1) == labels))
+
+
+# Keras resolves "accuracy"/"acc" against a sparse categorical loss to sparse_categorical_accuracy.
+_BY_NAME = {
+    "accuracy": ("accuracy", sparse_categorical_accuracy_count),
+    "acc": ("acc", sparse_categorical_accuracy_count),
+    "sparse_categorical_accuracy": ("sparse_categorical_accuracy", sparse_categorical_accuracy_count),
+}
+
+
+def get(identifier) -> tuple[str, object]:
+    """Resolve a metric name to ``(history key, count function)``."""
+    if not isinstance(identifier, str):
+        raise TypeError(f"metrics: expected metric names such as 'accuracy', received {describe(identifier)}")
+    if identifier not in _BY_NAME:
+        raise ValueError(f"metrics: expected names from {sorted(_BY_NAME)}, received {identifier!r}")
+    return _BY_NAME[identifier]

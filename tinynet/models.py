@@ -1,0 +1,464 @@
+"""``Sequential``: a stack of layers, trained with a loss and an optimizer, Keras-style.
+
+Storage: once built, all parameters of the model live in one contiguous array and all gradients in another; each
+layer's ``kernel``/``bias`` are views into them. Backward passes write straight into the gradient array, and an
+optimizer step is a few NumPy calls over the whole model. Nothing is copied per step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import tempfile
+import time
+import warnings
+
+import numpy as np
+
+from . import losses as losses_mod
+from . import metrics as metrics_mod
+from . import optimizers as optimizers_mod
+from ._validation import describe, float_array, float_dtype, positive_int, real_number
+from .callbacks import History
+from .layers import Layer, _shape_tuple
+
+
+def _resolve_seed(seed) -> np.random.Generator:
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed if seed is not None else np.random.default_rng()
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise TypeError(f"seed: expected None, a non-negative integer or a numpy.random.Generator, "
+                        f"received {describe(seed)}")
+    return np.random.default_rng(int(seed))
+
+
+class Sequential:
+    """A linear stack of layers.
+
+    Parameters
+    ----------
+    layers : list of Layer, optional
+        If the first has ``input_shape``, the model is built (weights created) at once, as in Keras; otherwise on
+        the first ``fit``/``predict``/``build``.
+    seed : int, numpy.random.Generator or None
+        Source of all randomness: weight initialisation, then the per-epoch shuffles. The same seed gives
+        bit-identical weights before and after training.
+    dtype : "float32" (default) or "float64"
+        Precision of weights, activations and gradients. Inputs are converted to it.
+    """
+
+    def __init__(self, layers=None, seed=None, dtype="float32", name: str = "sequential"):
+        self.dtype = float_dtype(dtype)
+        self._rng = _resolve_seed(seed)
+        if not isinstance(name, str):
+            raise TypeError(f"name: expected a string, received {describe(name)}")
+        self.name = name
+        if layers is None:
+            layers = []
+        if not isinstance(layers, (list, tuple)):
+            raise TypeError(f"layers: expected a list of tinynet layers, received {describe(layers)}")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise TypeError(f"layers[{i}]: expected a tinynet.layers.Layer, received {describe(layer)}")
+        self.layers: list[Layer] = []
+        self.built = False
+        self.loss = self.optimizer = None
+        self.compiled = False
+        self._metrics: list[tuple[str, object]] = []
+        self.history: History | None = None
+        self.stop_training = False
+        for layer in layers:
+            self.add(layer)
+        if self.layers and self.layers[0].input_shape is not None:
+            self.build(self.layers[0].input_shape)
+
+    # -- structure -----------------------------------------------------------------------------------------
+    def add(self, layer: Layer) -> None:
+        """Append a layer (before the model is built)."""
+        if not isinstance(layer, Layer):
+            raise TypeError(f"layer: expected a tinynet.layers.Layer, received {describe(layer)}")
+        if self.built:
+            raise ValueError("layer: this model is already built; add layers before it is built")
+        if any(layer is other for other in self.layers):
+            raise ValueError(f"layer: {layer.name!r} is already in this model")
+        if layer.built:
+            raise ValueError(f"layer: {layer.name!r} is already built; give Sequential unbuilt layers")
+        taken = {other.name for other in self.layers}
+        base, k = layer.name, 0
+        while layer.name in taken:
+            k += 1
+            layer.name = f"{base}_{k}"
+        self.layers.append(layer)
+
+    def _shapes_through(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        shape = input_shape
+        for layer in self.layers:
+            shape = layer.compute_output_shape(shape)
+        return shape
+
+    def build(self, input_shape) -> None:
+        """Create every layer's weights for inputs of shape ``(batch, *input_shape)``, then pack them."""
+        if self.built:
+            return
+        if not self.layers:
+            raise ValueError("layers: expected at least one layer before building, received none")
+        shape = _shape_tuple(input_shape, "input_shape")
+        for layer in self.layers:
+            layer.build(shape, rng=self._rng, dtype=self.dtype)
+            shape = layer.output_shape
+        self.input_shape = _shape_tuple(input_shape, "input_shape")
+        self.output_shape = shape
+        # One flat buffer for all parameters and one for all gradients; layers keep views into them.
+        sizes = [p.size for layer in self.layers for p in layer.params]
+        self._flat_params = np.empty(sum(sizes), dtype=self.dtype)
+        self._flat_grads = np.zeros(sum(sizes), dtype=self.dtype)
+        offset = 0
+        for layer in self.layers:
+            pviews, gviews = [], []
+            for p in layer.params:
+                pviews.append(self._flat_params[offset:offset + p.size].reshape(p.shape))
+                gviews.append(self._flat_grads[offset:offset + p.size].reshape(p.shape))
+                offset += p.size
+            layer._bind(pviews, gviews)
+        self._param_layers = [layer for layer in self.layers if layer.params]
+        self.built = True
+
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """The live parameter arrays (views), in ``get_weights`` order."""
+        return [p for layer in self.layers for p in layer.params]
+
+    def count_params(self) -> int:
+        self._require_built("count_params")
+        return int(self._flat_params.size)
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of all parameters, Keras order: ``[kernel_0, bias_0, kernel_1, bias_1, ...]``."""
+        self._require_built("get_weights")
+        return [p.copy() for p in self.weights]
+
+    def set_weights(self, weights) -> None:
+        """Replace all parameters (checked in full before anything is written)."""
+        self._require_built("set_weights")
+        current = self.weights
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(f"weights: expected a list of {len(current)} arrays, received {describe(weights)}")
+        if len(weights) != len(current):
+            raise ValueError(f"weights: expected {len(current)} arrays, received {len(weights)}")
+        checked = []
+        for i, (w, p) in enumerate(zip(weights, current, strict=True)):
+            arr = float_array(w, f"weights[{i}]", dtype=self.dtype, allow_empty=True)
+            if arr.shape != p.shape:
+                raise ValueError(f"weights[{i}]: expected shape {p.shape}, received {arr.shape}")
+            checked.append(arr)
+        for p, arr in zip(current, checked, strict=True):
+            p[...] = arr
+
+    # -- training configuration ----------------------------------------------------------------------------
+    def compile(self, optimizer="adam", loss=None, metrics=None) -> None:
+        """Choose the loss, the optimizer (default ``"adam"``) and metrics (e.g. ``["accuracy"]``)."""
+        if loss is None:
+            raise ValueError("loss: expected a loss (e.g. SparseCategoricalCrossentropy(from_logits=True) or "
+                             "'sparse_categorical_crossentropy'), received None")
+        loss_obj = losses_mod.get(loss)
+        opt = optimizers_mod.get(optimizer)
+        if metrics is None:
+            metrics = []
+        if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
+            raise TypeError(f"metrics: expected a list of metric names, received {describe(metrics)}")
+        resolved = [metrics_mod.get(m) for m in metrics]
+        if resolved and not isinstance(loss_obj, losses_mod.SparseCategoricalCrossentropy):
+            raise ValueError("metrics: accuracy needs a classification loss (SparseCategoricalCrossentropy), "
+                             f"received loss {type(loss_obj).__name__}")
+        self.loss, self.optimizer, self._metrics = loss_obj, opt, resolved
+        self.compiled = True
+
+    # -- data checks ---------------------------------------------------------------------------------------
+    def _require_built(self, what: str) -> None:
+        if not self.built:
+            raise ValueError(f"{what}: the model has no weights yet; give the first layer an input_shape or "
+                             "call build(input_shape) / fit(x, y) first")
+
+    def _require_compiled(self, what: str) -> None:
+        if not self.compiled:
+            raise ValueError(f"{what}: expected a compiled model; call model.compile(loss=..., optimizer=...) "
+                             "first")
+
+    def _inputs(self, x, name: str = "x") -> np.ndarray:
+        x = float_array(x, name, dtype=self.dtype)
+        if x.ndim < 2:
+            raise ValueError(f"{name}: expected an array of shape (samples, features...), received shape {x.shape}")
+        expected = self.input_shape if self.built else (
+            self.layers[0].input_shape if self.layers and self.layers[0].input_shape else None)
+        if expected is not None and x.shape[1:] != tuple(expected):
+            raise ValueError(f"{name}: expected samples of shape {tuple(expected)} "
+                             f"(e.g. ({x.shape[0]}, {', '.join(map(str, expected))})), received shape {x.shape}")
+        if not self.layers:
+            raise ValueError("layers: expected at least one layer, received none")
+        return x
+
+    def _xy(self, x, y, xname="x", yname="y"):
+        x = self._inputs(x, xname)
+        width = self._shapes_through(x.shape[1:])
+        if len(width) != 1:
+            raise ValueError(f"{xname}: the model's output must be (samples, outputs), it is {('samples',) + width}")
+        y = self.loss._targets(y, x.shape[0], width[0], self.dtype, yname)
+        return x, y
+
+    # -- the training step ---------------------------------------------------------------------------------
+    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+        for layer in self.layers:
+            x = layer.forward(x, training)
+        return x
+
+    def _backward(self, grad: np.ndarray) -> None:
+        """Backpropagate ``dL/d output``; fills the flat gradient buffer. The first layer skips its ``dx``."""
+        layers = self.layers
+        for i in range(len(layers) - 1, -1, -1):
+            grad = layers[i].backward(grad, i > 0)
+
+    def loss_and_gradients(self, x, y) -> tuple[float, list[np.ndarray]]:
+        """The loss on ``(x, y)`` and its gradient for every parameter (copies, in ``get_weights`` order).
+
+        No weights change; use it to check backprop from outside (see :mod:`tinynet.gradcheck`).
+        """
+        self._require_compiled("loss_and_gradients")
+        x, y = self._xy(x, y)
+        self.build(x.shape[1:])
+        loss, grad = self.loss._value_and_grad(y, self._forward(x, training=True))
+        self._backward(grad)
+        return loss, [g.copy() for layer in self.layers for g in layer.grads]
+
+    # -- fit / evaluate / predict ----------------------------------------------------------------------------
+    def fit(self, x, y, batch_size=None, epochs=1, verbose="auto", validation_split=0.0, validation_data=None,
+            shuffle=True) -> History:
+        """Train for ``epochs`` passes over ``(x, y)`` in mini-batches; return a :class:`History`.
+
+        x : array of shape (n_samples, features...); y : targets for the loss, e.g. labels of shape (n,) or (n, 1).
+        Batches are consecutive slices of a fresh permutation each epoch (``shuffle=True``) or of the data as given;
+        the last, smaller batch is included. ``history["loss"][e]`` is the sample-weighted mean of the batch losses
+        of epoch ``e``, each computed before that batch's update (Keras's definition). ``validation_split=f``
+        holds out the *last* ``n - floor(n * (1 - f))`` samples, before any shuffling, as Keras does.
+        """
+        # Every check happens before any state changes.
+        self._require_compiled("fit")
+        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
+        epochs = positive_int(epochs, "epochs")
+        verbose = _verbosity(verbose)
+        split = real_number(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
+        if not isinstance(shuffle, bool):
+            raise TypeError(f"shuffle: expected True or False, received {describe(shuffle)}")
+        x, y = self._xy(x, y)
+        val = None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data: expected a tuple (x_val, y_val), "
+                                f"received {describe(validation_data)}")
+            val = self._xy(*validation_data, xname="validation_data[0]", yname="validation_data[1]")
+            if val[0].shape[1:] != x.shape[1:]:
+                raise ValueError(f"validation_data[0]: expected samples of shape {x.shape[1:]}, "
+                                 f"received shape {val[0].shape}")
+        elif split > 0:
+            split_at = int(x.shape[0] * (1.0 - split))
+            if split_at == 0 or split_at == x.shape[0]:
+                raise ValueError(f"validation_split: {split} of {x.shape[0]} samples leaves "
+                                 f"{split_at} for training and {x.shape[0] - split_at} for validation; "
+                                 "expected both to be non-empty")
+            x, y, val = x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
+            self._warn_if_class_sorted(y, val[1])
+
+        self.build(x.shape[1:])
+        n = x.shape[0]
+        steps = math.ceil(n / batch_size)
+        history = History({"verbose": verbose, "epochs": epochs, "steps": steps}, model=self)
+        self.history = history
+        self.stop_training = False
+        params, grads = [self._flat_params], [self._flat_grads]
+        forward, backward, loss_vg, apply = self._forward, self._backward, self.loss._value_and_grad, \
+            self.optimizer._apply
+        metrics = self._metrics
+        for epoch in range(epochs):
+            start_time = time.perf_counter()
+            if shuffle:
+                order = self._rng.permutation(n)
+                xe, ye = x[order], y[order]          # one gather per epoch, then cheap slices
+            else:
+                xe, ye = x, y
+            total = 0.0
+            correct = [0] * len(metrics)
+            for start in range(0, n, batch_size):
+                xb, yb = xe[start:start + batch_size], ye[start:start + batch_size]
+                out = forward(xb, True)
+                loss, grad = loss_vg(yb, out)
+                for k, (_, count) in enumerate(metrics):
+                    correct[k] += count(yb, out)
+                backward(grad)
+                apply(params, grads)
+                total += loss * xb.shape[0]
+            logs = {"loss": total / n}
+            for (key, _), c in zip(metrics, correct, strict=True):
+                logs[key] = c / n
+            if val is not None:
+                for key, value in self._evaluate_arrays(val[0], val[1], batch_size).items():
+                    logs["val_" + key] = value
+            history.record(epoch, logs)
+            if verbose:
+                seconds = time.perf_counter() - start_time
+                parts = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {parts}", file=sys.stdout, flush=True)
+            if self.stop_training:
+                break
+        return history
+
+    def _warn_if_class_sorted(self, y_train, y_val) -> None:
+        if not isinstance(self.loss, losses_mod.SparseCategoricalCrossentropy):
+            return
+        n_train, n_val = len(np.unique(y_train)), len(np.unique(y_val))
+        if n_val < n_train:
+            warnings.warn(
+                f"validation_split holds out the last {len(y_val)} samples (as Keras does), and they contain only "
+                f"{n_val} of the {n_train} classes in the training part: the data looks sorted by class. "
+                "Shuffle it first or pass validation_data (see tinynet.datasets.train_test_split).",
+                UserWarning, stacklevel=3)
+
+    def _evaluate_arrays(self, x, y, batch_size) -> dict[str, float]:
+        total = 0.0
+        correct = [0] * len(self._metrics)
+        for start in range(0, x.shape[0], batch_size):
+            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+            out = self._forward(xb, False)
+            values = self.loss._per_sample(yb, out, want_grad=False)[0]
+            total += float(self.loss._reduce(values)) * xb.shape[0]
+            for k, (_, count) in enumerate(self._metrics):
+                correct[k] += count(yb, out)
+        logs = {"loss": total / x.shape[0]}
+        for (key, _), c in zip(self._metrics, correct, strict=True):
+            logs[key] = c / x.shape[0]
+        return logs
+
+    def evaluate(self, x, y, batch_size=None, verbose=0, return_dict=False):
+        """Loss (and metrics) on ``(x, y)``: a float if there are no metrics, else ``[loss, *metrics]``."""
+        self._require_compiled("evaluate")
+        self._require_built("evaluate")
+        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
+        verbose = _verbosity(verbose)
+        x, y = self._xy(x, y)
+        logs = self._evaluate_arrays(x, y, batch_size)
+        if verbose:
+            print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
+        if return_dict:
+            return logs
+        return logs["loss"] if len(logs) == 1 else list(logs.values())
+
+    def predict(self, x, batch_size=None, verbose=0) -> np.ndarray:
+        """Outputs for ``x`` of shape (n, features...), computed in batches; shape (n, outputs)."""
+        self._require_built("predict")
+        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
+        _verbosity(verbose)
+        x = self._inputs(x)
+        out = np.empty((x.shape[0],) + tuple(self.output_shape), dtype=self.dtype)
+        for start in range(0, x.shape[0], batch_size):
+            out[start:start + batch_size] = self._forward(x[start:start + batch_size], False)
+        return out
+
+    def __call__(self, x, training: bool = False) -> np.ndarray:
+        """Forward pass on all of ``x`` at once."""
+        self._require_built("__call__")
+        return self._forward(self._inputs(x), training)
+
+    # -- weights on disk -------------------------------------------------------------------------------------
+    def _weight_names(self) -> list[str]:
+        return [f"{i:03d}/{layer.name}/{pname}" for i, (layer, pname) in enumerate(
+            (layer, pname) for layer in self.layers for pname in layer.param_names)]
+
+    def save_weights(self, path) -> None:
+        """Write all parameters to an ``.npz`` file, atomically (temporary file, then rename)."""
+        self._require_built("save_weights")
+        _atomic_savez(path, dict(zip(self._weight_names(), self.weights, strict=True)))
+
+    def load_weights(self, path) -> None:
+        """Read parameters written by ``save_weights``; checked in full, loaded all-or-nothing, never unpickled."""
+        self._require_built("load_weights")
+        names = self._weight_names()
+        arrays = _read_npz(path)
+        if sorted(arrays) != sorted(names):
+            raise ValueError(f"path: {os.fspath(path)!r} holds weights {sorted(arrays)}; this model expects "
+                             f"{names}")
+        self.set_weights([arrays[name] for name in names])
+
+    # -- display ---------------------------------------------------------------------------------------------
+    def summary(self, print_fn=print) -> None:
+        """Print a Keras-like table of layers, output shapes and parameter counts."""
+        rows = []
+        shape = getattr(self, "input_shape", None) or (self.layers[0].input_shape if self.layers else None)
+        for layer in self.layers:
+            if shape is not None:
+                shape = layer.compute_output_shape(shape)
+            kind = type(layer).__name__
+            act = getattr(layer, "activation_name", None)
+            label = f"{layer.name} ({kind}{', ' + act if act and kind == 'Dense' else ''})"
+            nparams = str(layer.count_params()) if layer.built else "?"
+            rows.append((label, "?" if shape is None else str((None, *shape)), nparams))
+        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
+                  for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        line = "-" * (sum(widths) + 6)
+        print_fn(f'Model: "{self.name}"')
+        print_fn(line)
+        print_fn("  ".join(h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"), widths,
+                                                      strict=True)))
+        print_fn("=" * len(line))
+        for r in rows:
+            print_fn("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+        print_fn("=" * len(line))
+        total = self.count_params() if self.built else "?"
+        print_fn(f"Total params: {total}")
+        print_fn(line)
+
+
+def _verbosity(verbose) -> int:
+    if verbose == "auto":
+        return 1
+    if isinstance(verbose, bool) or not isinstance(verbose, (int, np.integer)) or verbose not in (0, 1, 2):
+        raise ValueError(f"verbose: expected 0, 1, 2 or 'auto', received {describe(verbose)}")
+    return int(verbose)
+
+
+def _atomic_savez(path, arrays: dict[str, np.ndarray]) -> None:
+    """``np.savez`` to a temporary file in the target folder, then ``os.replace`` onto ``path``."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"path: expected a file in an existing folder, received {path!r} ({folder!r} does not "
+                         "exist)")
+    fd, tmp = tempfile.mkstemp(prefix=".tinynet-", suffix=".npz.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _read_npz(path) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` file, read with ``allow_pickle=False``; any failure is a ``ValueError``."""
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ValueError(f"path: expected an existing .npz file, received {path!r} (no such file)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if not hasattr(data, "files"):
+                raise ValueError("not an .npz archive")
+            return {name: data[name] for name in data.files}
+    except ValueError as exc:
+        raise ValueError(f"path: {path!r} is not a readable tinynet weights file ({exc})") from exc
+    except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError on truncated or foreign files
+        raise ValueError(f"path: {path!r} is not a readable tinynet weights file "
+                         f"({type(exc).__name__}: {exc})") from exc
+
+
+__all__ = ["Sequential"]
