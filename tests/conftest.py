@@ -1,0 +1,31 @@
+"""Shared fixtures. `digits` gives the real 20x20 digits named by TINYNET_DIGITS (ex3data1.mat layout)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import scipy.io
+
+
+def digits_path() -> str | None:
+    """The path in TINYNET_DIGITS if it names an existing file. Under CI a missing file is a test failure."""
+    path = os.environ.get("TINYNET_DIGITS", "")
+    if path and os.path.isfile(path):
+        return path
+    reason = (f"TINYNET_DIGITS={path!r} does not name a file" if path else "TINYNET_DIGITS is not set") + \
+        " (expected ../shared/Data/digits20x20.mat; `make test` sets it)"
+    if os.environ.get("CI"):
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def digits() -> tuple[np.ndarray, np.ndarray]:
+    """``(X, y)``: X (5000, 400) float64 as stored, y (5000,) int64 in 0..9 (label 10 -> 0)."""
+    data = scipy.io.loadmat(digits_path())
+    X = data["X"]
+    y = data["y"].ravel().astype(np.int64)
+    y[y == 10] = 0
+    return X, y
