@@ -8,8 +8,8 @@
 
 from . import callbacks, gradcheck, initializers, layers, losses, metrics, optimizers
 from .callbacks import History
-from .models import Sequential
+from .models import DivergenceError, Sequential
 
 __version__ = "0.1.0"
-__all__ = ["Sequential", "History", "layers", "losses", "optimizers", "initializers", "metrics", "callbacks",
-           "gradcheck"]
+__all__ = ["Sequential", "History", "DivergenceError", "layers", "losses", "optimizers", "initializers",
+           "metrics", "callbacks", "gradcheck"]

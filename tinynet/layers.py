@@ -120,12 +120,16 @@ class Linear(Layer):
 
 
 class ReLU(Layer):
-    """``max(x, 0)``. The gradient is ``grad * (out > 0)``: zero at exactly 0, as in Keras and TensorFlow."""
+    """``max(x, 0)``. The gradient is ``grad * (out > 0)``: zero at exactly 0, as in Keras and TensorFlow.
+
+    The mask is kept as ``sign(out)``: since ``out >= 0`` it is exactly 1.0 where ``out > 0`` and 0.0 elsewhere,
+    and multiplying by a float mask is about twice as fast in NumPy as multiplying by a boolean one.
+    """
 
     def forward(self, x, training=False):
         out = np.maximum(x, 0)
         if training:
-            self._mask = out > 0
+            self._mask = np.sign(out)
         return out
 
     def backward(self, grad, need_input_grad=True):
@@ -255,6 +259,7 @@ class Dense(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = kinit
         self.bias_initializer = binit
+        self._ones = np.ones(0, dtype=np.float32)
 
     def _param_specs(self, input_shape):
         if len(input_shape) != 1:
@@ -291,7 +296,11 @@ class Dense(Layer):
             grad = self.activation.backward(grad)
         np.matmul(self._x.T, grad, out=self.grads[0])
         if self.use_bias:
-            np.sum(grad, axis=0, out=self.grads[1])
+            # grad.sum(axis=0), as a matrix-vector product: one BLAS call, several times faster on small batches.
+            n = grad.shape[0]
+            if self._ones.shape[0] < n or self._ones.dtype != grad.dtype:
+                self._ones = np.ones(n, dtype=grad.dtype)
+            np.dot(self._ones[:n], grad, out=self.grads[1])
         return grad @ self.params[0].T if need_input_grad else None
 
     def get_config(self):

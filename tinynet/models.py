@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import math
 import os
+import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
 
@@ -22,6 +24,34 @@ from . import optimizers as optimizers_mod
 from ._validation import describe, float_array, float_dtype, positive_int, real_number
 from .callbacks import History
 from .layers import Layer, _shape_tuple
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a non-finite loss or non-finite weights."""
+
+
+class _DeferredInterrupt:
+    """While active, Ctrl-C (SIGINT) sets ``requested`` instead of raising, so ``fit`` stops between two steps.
+
+    A second Ctrl-C raises at once. Outside the main thread (where signals can't be caught) it does nothing.
+    """
+
+    def __enter__(self):
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc_info):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        return False
 
 
 def _resolve_seed(seed) -> np.random.Generator:
@@ -275,41 +305,65 @@ class Sequential:
         self.history = history
         self.stop_training = False
         params, grads = [self._flat_params], [self._flat_grads]
-        forward, backward, loss_vg, apply = self._forward, self._backward, self.loss._value_and_grad, \
-            self.optimizer._apply
+        forward, backward, loss_vg, apply = (self._forward, self._backward, self.loss._value_and_grad,
+                                             self.optimizer._apply)
         metrics = self._metrics
-        for epoch in range(epochs):
-            start_time = time.perf_counter()
-            if shuffle:
-                order = self._rng.permutation(n)
-                xe, ye = x[order], y[order]          # one gather per epoch, then cheap slices
-            else:
-                xe, ye = x, y
-            total = 0.0
-            correct = [0] * len(metrics)
-            for start in range(0, n, batch_size):
-                xb, yb = xe[start:start + batch_size], ye[start:start + batch_size]
-                out = forward(xb, True)
-                loss, grad = loss_vg(yb, out)
-                for k, (_, count) in enumerate(metrics):
-                    correct[k] += count(yb, out)
-                backward(grad)
-                apply(params, grads)
-                total += loss * xb.shape[0]
-            logs = {"loss": total / n}
-            for (key, _), c in zip(metrics, correct, strict=True):
-                logs[key] = c / n
-            if val is not None:
-                for key, value in self._evaluate_arrays(val[0], val[1], batch_size).items():
-                    logs["val_" + key] = value
-            history.record(epoch, logs)
-            if verbose:
-                seconds = time.perf_counter() - start_time
-                parts = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {parts}", file=sys.stdout, flush=True)
-            if self.stop_training:
-                break
+        previous = self._flat_params.copy()      # weights before the latest update, for the divergence guard
+        with _DeferredInterrupt() as interrupt:
+            for epoch in range(epochs):
+                start_time = time.perf_counter()
+                if shuffle:
+                    order = self._rng.permutation(n)
+                    xe, ye = x[order], y[order]          # one gather per epoch, then cheap slices
+                else:
+                    xe, ye = x, y
+                total = 0.0
+                correct = [0] * len(metrics)
+                for step, start in enumerate(range(0, n, batch_size)):
+                    xb, yb = xe[start:start + batch_size], ye[start:start + batch_size]
+                    out = forward(xb, True)
+                    loss, grad = loss_vg(yb, out)
+                    if not math.isfinite(loss):
+                        self._diverged(previous, f"the loss became {loss}", epoch, step)
+                    for k, (_, count) in enumerate(metrics):
+                        correct[k] += count(yb, out)
+                    backward(grad)
+                    np.copyto(previous, params[0])
+                    apply(params, grads)
+                    total += loss * xb.shape[0]
+                    if interrupt.requested:
+                        break
+                if interrupt.requested:
+                    break
+                if not np.isfinite(params[0]).all():
+                    self._diverged(previous, "the weights became non-finite", epoch, step)
+                logs = {"loss": total / n}
+                for (key, _), c in zip(metrics, correct, strict=True):
+                    logs[key] = c / n
+                if val is not None:
+                    for key, value in self._evaluate_arrays(val[0], val[1], batch_size).items():
+                        logs["val_" + key] = value
+                history.record(epoch, logs)
+                if verbose:
+                    seconds = time.perf_counter() - start_time
+                    parts = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+                    print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {parts}", file=sys.stdout, flush=True)
+                if self.stop_training:
+                    break
+        if interrupt.requested:
+            raise KeyboardInterrupt(
+                f"fit interrupted during epoch {epoch + 1}/{epochs}: the model keeps the weights after step "
+                f"{step + 1} of that epoch, and model.history the {len(history.epoch)} completed epochs")
         return history
+
+    def _diverged(self, previous: np.ndarray, what: str, epoch: int, step: int):
+        """Stop training: keep finite weights (restoring those before the last update if needed) and raise."""
+        if not np.isfinite(self._flat_params).all():
+            self._flat_params[...] = previous
+        raise DivergenceError(
+            f"fit: {what} at epoch {epoch + 1}, step {step + 1}; training stopped and the model keeps its last "
+            "finite weights (model.history has the completed epochs). Lower the learning rate or check the data "
+            "scale.")
 
     def _warn_if_class_sorted(self, y_train, y_val) -> None:
         if not isinstance(self.loss, losses_mod.SparseCategoricalCrossentropy):
@@ -461,4 +515,4 @@ def _read_npz(path) -> dict[str, np.ndarray]:
                          f"({type(exc).__name__}: {exc})") from exc
 
 
-__all__ = ["Sequential"]
+__all__ = ["Sequential", "DivergenceError"]
