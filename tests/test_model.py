@@ -1,0 +1,381 @@
+"""Sequential: training loop semantics, History, determinism, weights I/O and argument checks."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import warnings
+
+import numpy as np
+import pytest
+
+import tinynet
+from tinynet import DivergenceError, Sequential
+from tinynet.layers import Dense, Flatten
+from tinynet.losses import SparseCategoricalCrossentropy
+from tinynet.optimizers import SGD, Adam
+
+
+def seed_model(seed=0, dtype="float32"):
+    return Sequential([Dense(25, activation="relu", input_shape=(400,)),
+                       Dense(15, activation="relu"),
+                       Dense(10, activation="linear")], seed=seed, dtype=dtype)
+
+
+def small_model(seed=0, dtype="float32", d_in=6, classes=3, **compile_kw):
+    model = Sequential([Dense(5, activation="relu", input_shape=(d_in,)), Dense(classes)], seed=seed, dtype=dtype)
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer=compile_kw.pop("optimizer", Adam()),
+                  **compile_kw)
+    return model
+
+
+def toy_data(n=50, d=6, classes=3, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)).astype(np.float32), rng.integers(0, classes, n)
+
+
+# -- History aggregation, computed by hand -------------------------------------------------------------------
+def _softmax_xent(z, labels):
+    shifted = z - z.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    p = np.exp(logp)
+    n = len(labels)
+    loss = -logp[np.arange(n), labels].mean()
+    dz = (p - np.eye(z.shape[1])[labels]) / n
+    return loss, dz
+
+
+def test_history_is_the_batch_size_weighted_mean_of_pre_update_batch_losses():
+    """5 samples, batch_size=2 -> batches of 2, 2 and 1; softmax regression with plain SGD, in float64."""
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((5, 4))
+    y = np.array([0, 2, 1, 2, 0])
+    model = Sequential([Dense(3, input_shape=(4,))], seed=3, dtype="float64")
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer=SGD(learning_rate=0.5),
+                  metrics=["accuracy"])
+    W, b = (w.copy() for w in model.get_weights())
+
+    expected_loss, expected_acc = [], []
+    for _ in range(2):
+        weighted, correct = 0.0, 0
+        for start in range(0, 5, 2):
+            xb, yb = x[start:start + 2], y[start:start + 2]
+            z = xb @ W + b
+            loss, dz = _softmax_xent(z, yb)
+            weighted += loss * len(yb)             # the loss *before* this batch's update
+            correct += int((z.argmax(axis=1) == yb).sum())
+            W -= 0.5 * (xb.T @ dz)
+            b -= 0.5 * dz.sum(axis=0)
+        expected_loss.append(weighted / 5)
+        expected_acc.append(correct / 5)
+
+    history = model.fit(x, y, batch_size=2, epochs=2, shuffle=False, verbose=0)
+    np.testing.assert_allclose(history.history["loss"], expected_loss, rtol=1e-12)
+    assert history.history["accuracy"] == expected_acc
+    np.testing.assert_allclose(model.get_weights()[0], W, rtol=1e-12)
+    np.testing.assert_allclose(model.get_weights()[1], b, rtol=1e-12, atol=1e-15)
+    assert history.epoch == [0, 1]
+    assert history.params == {"verbose": 0, "epochs": 2, "steps": 3}
+    assert all(type(v) is float for v in history.history["loss"])
+    assert model.history is history
+
+
+def test_validation_split_takes_the_last_rows_and_val_loss_is_after_the_epoch():
+    x, y = toy_data(20)
+    model = small_model(seed=1, metrics=["accuracy"])
+    twin = small_model(seed=1, metrics=["accuracy"])
+    hist = model.fit(x, y, batch_size=4, epochs=2, validation_split=0.25, shuffle=False, verbose=0)
+    assert list(hist.history) == ["loss", "accuracy", "val_loss", "val_accuracy"]
+    twin_hist = twin.fit(x[:15], y[:15], batch_size=4, epochs=2, shuffle=False, verbose=0,
+                         validation_data=(x[15:], y[15:]))
+    assert hist.history == twin_hist.history
+    val_loss, val_acc = twin.evaluate(x[15:], y[15:], batch_size=4)
+    assert hist.history["val_loss"][-1] == pytest.approx(val_loss, rel=1e-12)
+    assert hist.history["val_accuracy"][-1] == val_acc
+
+
+def test_validation_split_warns_on_class_sorted_data():
+    x = np.random.default_rng(0).standard_normal((30, 6)).astype(np.float32)
+    y = np.repeat([0, 1, 2], 10)                                   # sorted by class, like ex3data1.mat
+    model = small_model()
+    with pytest.warns(UserWarning, match="sorted by class"):
+        model.fit(x, y, epochs=1, validation_split=0.2, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        small_model().fit(x, np.tile([0, 1, 2], 10), epochs=1, validation_split=0.2, verbose=0)
+
+
+def test_verbose_prints_one_line_per_epoch(capsys):
+    x, y = toy_data()
+    small_model(metrics=["accuracy"]).fit(x, y, epochs=3)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3
+    assert lines[0].startswith("Epoch 1/3") and "loss:" in lines[0] and "accuracy:" in lines[0]
+
+
+# -- determinism -------------------------------------------------------------------------------------------------
+def test_same_seed_gives_bit_identical_weights_after_training():
+    x, y = toy_data(100)
+    runs = []
+    for _ in range(2):
+        model = small_model(seed=42)
+        model.fit(x, y, epochs=3, batch_size=8, verbose=0)          # shuffled
+        runs.append(model.get_weights())
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_array_equal(a, b)
+    other = small_model(seed=43)
+    other.fit(x, y, epochs=3, batch_size=8, verbose=0)
+    assert not np.array_equal(other.get_weights()[0], runs[0][0])
+
+
+def test_shuffling_changes_the_trajectory_but_not_the_start():
+    x, y = toy_data(64)
+    a, b = small_model(seed=5), small_model(seed=5)
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
+    a.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=True)
+    b.fit(x, y, epochs=1, batch_size=8, verbose=0, shuffle=False)
+    assert not np.array_equal(a.get_weights()[0], b.get_weights()[0])
+
+
+# -- the model's pieces ------------------------------------------------------------------------------------------
+def test_weights_order_shapes_and_glorot_range():
+    model = seed_model()
+    shapes = [w.shape for w in model.get_weights()]
+    assert shapes == [(400, 25), (25,), (25, 15), (15,), (15, 10), (10,)]
+    assert model.count_params() == 10575
+    for kernel in model.get_weights()[0::2]:
+        limit = np.sqrt(6 / sum(kernel.shape))
+        assert np.abs(kernel).max() <= limit and kernel.std() > limit / 3
+    for bias in model.get_weights()[1::2]:
+        assert not bias.any()
+    assert all(w.dtype == np.float32 for w in model.get_weights())
+
+
+def test_parameters_are_views_into_one_buffer_and_get_weights_returns_copies():
+    model = seed_model()
+    flat = model._flat_params
+    assert all(np.shares_memory(w, flat) for w in model.weights)
+    copies = model.get_weights()
+    copies[0][...] = 123.0
+    assert not (model.weights[0] == 123.0).any()
+
+
+def test_set_weights_round_trip_and_predict_shape():
+    model, other = seed_model(0), seed_model(1)
+    other.set_weights(model.get_weights())
+    x = np.random.default_rng(0).random((70, 400))
+    out = model.predict(x)
+    assert out.shape == (70, 10) and out.dtype == np.float32
+    np.testing.assert_array_equal(out, other.predict(x))
+    np.testing.assert_allclose(model.predict(x, batch_size=7), out, rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(model(x), out, rtol=1e-6, atol=1e-6)
+
+
+def test_loss_and_gradients_match_a_manual_backward_and_change_nothing():
+    x, y = toy_data(9)
+    model = small_model(dtype="float64")
+    before = model.get_weights()
+    loss, grads = model.loss_and_gradients(x, y)
+    assert [g.shape for g in grads] == [w.shape for w in before]
+    W1, b1, W2, b2 = before
+    z1 = x @ W1 + b1
+    h = np.maximum(z1, 0)
+    expected_loss, dz2 = _softmax_xent(h @ W2 + b2, y)
+    dh = dz2 @ W2.T * (z1 > 0)
+    expected = [x.T @ dh, dh.sum(0), h.T @ dz2, dz2.sum(0)]
+    assert loss == pytest.approx(expected_loss, rel=1e-12)
+    for g, e in zip(grads, expected, strict=True):
+        np.testing.assert_allclose(g, e, rtol=1e-10, atol=1e-14)
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert model.optimizer.iterations == 0
+
+
+def test_evaluate_returns_loss_or_loss_and_metrics():
+    x, y = toy_data()
+    plain = small_model()
+    assert isinstance(plain.evaluate(x, y), float)
+    with_acc = small_model(metrics=["accuracy"])
+    loss, acc = with_acc.evaluate(x, y)
+    assert 0.0 <= acc <= 1.0
+    assert acc == pytest.approx((with_acc.predict(x).argmax(1) == y).mean())
+    assert with_acc.evaluate(x, y, return_dict=True) == {"loss": loss, "accuracy": acc}
+
+
+def test_unbuilt_model_builds_on_first_fit_and_flatten_works():
+    model = Sequential([Flatten(), Dense(4, activation="relu"), Dense(3)], seed=0)
+    assert not model.built
+    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
+    model.loss = SparseCategoricalCrossentropy(from_logits=True)
+    x = np.random.default_rng(0).random((12, 2, 3))
+    model.fit(x, np.arange(12) % 3, epochs=1, verbose=0)
+    assert model.built and model.get_weights()[0].shape == (6, 4)
+
+
+def test_string_identifiers_resolve_like_keras():
+    model = Sequential([Dense(3, input_shape=(2,))])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    assert isinstance(model.optimizer, Adam)
+    assert isinstance(model.loss, SparseCategoricalCrossentropy) and model.loss.from_logits is False
+
+
+def test_summary_lists_layers_shapes_and_total(capsys):
+    seed_model().summary()
+    out = capsys.readouterr().out
+    for text in ("dense", "dense_1", "dense_2", "(None, 25)", "(None, 10)", "10025", "390", "160", "10575"):
+        assert text in out
+
+
+# -- weights on disk --------------------------------------------------------------------------------------------
+def test_save_and_load_weights_round_trip(tmp_path):
+    model, other = seed_model(0), seed_model(1)
+    path = tmp_path / "w.npz"
+    model.save_weights(path)
+    other.load_weights(path)
+    for a, b in zip(model.get_weights(), other.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert [p.name for p in tmp_path.iterdir()] == ["w.npz"]       # no temporary file left behind
+
+
+def test_load_weights_rejects_foreign_truncated_and_pickled_files(tmp_path):
+    model = seed_model()
+    before = model.get_weights()
+    good = tmp_path / "good.npz"
+    model.save_weights(good)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:500])
+    foreign = tmp_path / "foreign.npz"
+    np.savez(foreign, a=np.zeros(3))
+    wrong_shape = tmp_path / "wrong.npz"
+    small_model().save_weights(wrong_shape)
+    marker = tmp_path / "pwned"
+
+    class Exploit:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, **{"000/dense/kernel": np.array([Exploit()], dtype=object)})
+    for path in (truncated, foreign, wrong_shape, pickled, tmp_path / "missing.npz"):
+        with pytest.raises(ValueError, match="path"):
+            model.load_weights(path)
+    assert not marker.exists()
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="does not exist"):
+        model.save_weights(tmp_path / "no" / "such" / "dir.npz")
+    assert pickle  # the exploit above is what a pickle would run
+
+
+# -- training that stops ------------------------------------------------------------------------------------
+class _InterruptAt(SparseCategoricalCrossentropy):
+    """Sends this process a SIGINT (Ctrl-C) while computing the loss of the given step."""
+
+    def __init__(self, step):
+        super().__init__(from_logits=True)
+        self.calls, self.step = 0, step
+
+    def _value_and_grad(self, y_true, y_pred):
+        self.calls += 1
+        if self.calls == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+        return super()._value_and_grad(y_true, y_pred)
+
+
+def test_ctrl_c_stops_after_a_whole_step_and_keeps_history():
+    x, y = toy_data(40)                                           # 5 steps per epoch at batch 8
+    model = small_model(seed=2)
+    model.loss = _InterruptAt(step=8)                             # epoch 2, step 3
+    with pytest.raises(KeyboardInterrupt, match="epoch 2/4"):
+        model.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0)
+    assert model.history.epoch == [0]
+    assert model.optimizer.iterations == 8
+    twin = small_model(seed=2)
+    twin.fit(x, y, batch_size=8, epochs=1, shuffle=False, verbose=0)
+    twin.fit(x[:24], y[:24], batch_size=8, epochs=1, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), twin.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_divergence_stops_with_an_error_and_finite_weights():
+    x, y = toy_data(64)
+    x *= 1e3
+    model = small_model(optimizer=SGD(learning_rate=1e30))
+    with pytest.raises(DivergenceError, match=r"epoch 1, step \d+"):
+        model.fit(x, y, batch_size=8, epochs=3, verbose=0)
+    assert all(np.isfinite(w).all() for w in model.get_weights())
+
+
+# -- bad arguments: clear errors, nothing changed ----------------------------------------------------------
+def _snapshot(model):
+    return [w.copy() for w in model.get_weights()], model.optimizer.iterations
+
+
+@pytest.mark.parametrize("call,error,match", [
+    (lambda m, x, y: m.fit(x[:, :5], y), ValueError, r"x: expected samples of shape \(6,\).*received shape \(50, 5\)"),
+    (lambda m, x, y: m.fit(x, y[:-1]), ValueError, "y: expected 50 labels"),
+    (lambda m, x, y: m.fit(x[:0], y[:0]), ValueError, "x: expected a non-empty array"),
+    (lambda m, x, y: m.fit(x.astype(str), y), TypeError, "x: expected a numeric array"),
+    (lambda m, x, y: m.fit(np.where(x > 1, np.nan, x), y), ValueError, "x: expected only finite values"),
+    (lambda m, x, y: m.fit(x, y - 1), ValueError, "y: expected class labels >= 0"),
+    (lambda m, x, y: m.fit(x, y + 3), ValueError, r"outside the valid range of \[0, 3\)"),
+    (lambda m, x, y: m.fit(x, y + 0.5), ValueError, "non-integer"),
+    (lambda m, x, y: m.fit(x, np.eye(3)[y]), ValueError, "one-hot"),
+    (lambda m, x, y: m.fit(x, y, batch_size=0), ValueError, "batch_size"),
+    (lambda m, x, y: m.fit(x, y, batch_size=2.5), TypeError, "batch_size"),
+    (lambda m, x, y: m.fit(x, y, epochs=-1), ValueError, "epochs"),
+    (lambda m, x, y: m.fit(x, y, validation_split=1.0), ValueError, "validation_split"),
+    (lambda m, x, y: m.fit(x, y, validation_data=(x,)), TypeError, "validation_data"),
+    (lambda m, x, y: m.fit(x, y, shuffle="yes"), TypeError, "shuffle"),
+    (lambda m, x, y: m.fit(x, y, verbose=5), ValueError, "verbose"),
+    (lambda m, x, y: m.predict(x[:, :2]), ValueError, r"expected samples of shape \(6,\)"),
+    (lambda m, x, y: m.set_weights(m.get_weights()[:-1]), ValueError, "expected 4 arrays"),
+    (lambda m, x, y: m.set_weights([w.T for w in m.get_weights()]), ValueError, r"weights\[0\]: expected shape"),
+    (lambda m, x, y: m.set_weights([w * np.inf for w in m.get_weights()]), ValueError, "finite"),
+])
+def test_bad_input_raises_a_named_error_and_changes_nothing(call, error, match):
+    x, y = toy_data()
+    model = small_model()
+    model.fit(x, y, epochs=1, verbose=0)
+    before, iterations = _snapshot(model)
+    with pytest.raises(error, match=match):
+        call(model, x, y)
+    after, iterations_after = _snapshot(model)
+    assert iterations_after == iterations
+    for a, b in zip(before, after, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_before_compile_and_bad_construction():
+    model = Sequential([Dense(3, input_shape=(2,))])
+    with pytest.raises(ValueError, match="compile"):
+        model.fit(np.ones((2, 2)), [0, 1])
+    with pytest.raises(TypeError, match=r"layers\[1\]"):
+        Sequential([Dense(3), "relu"])
+    with pytest.raises(ValueError, match="activation"):
+        Dense(3, activation="relux")
+    with pytest.raises(TypeError, match="units"):
+        Dense(2.0)
+    with pytest.raises(ValueError, match="units"):
+        Dense(0)
+    with pytest.raises(ValueError, match="loss"):
+        model.compile(optimizer="adam", loss="hinge")
+    with pytest.raises(ValueError, match="loss"):
+        model.compile(optimizer="adam")
+    with pytest.raises(TypeError, match="seed"):
+        Sequential([Dense(1)], seed="abc")
+    with pytest.raises(ValueError, match="dtype"):
+        Sequential([Dense(1)], dtype="float16")
+
+
+def test_public_names():
+    assert tinynet.Sequential is Sequential
+    for name in ("Dense", "ReLU", "Flatten"):
+        assert hasattr(tinynet.layers, name)
+    assert hasattr(tinynet.losses, "SparseCategoricalCrossentropy")
+    assert hasattr(tinynet.optimizers, "Adam") and hasattr(tinynet.optimizers, "SGD")
+    assert callable(tinynet.gradcheck.check_model)

@@ -1,0 +1,152 @@
+"""Optimizer updates re-derived step by step in the test and compared bit for bit (float32)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tinynet.optimizers import SGD, Adam, get
+
+f32 = np.float32
+
+
+def _problem(seed=0, shapes=((5, 3), (3,), (4, 2))):
+    rng = np.random.default_rng(seed)
+    params = [rng.standard_normal(s).astype(f32) for s in shapes]
+    grad_steps = [[rng.standard_normal(s).astype(f32) for s in shapes] for _ in range(25)]
+    return params, grad_steps
+
+
+def _reference_adam(params, grad_steps, lr, b1, b2, eps, amsgrad):
+    """Keras's Adam written out naively, one tensor and one operation at a time, in float32."""
+    params = [p.copy() for p in params]
+    m = [np.zeros_like(p) for p in params]
+    v = [np.zeros_like(p) for p in params]
+    vhat = [np.zeros_like(p) for p in params]
+    for step, grads in enumerate(grad_steps):
+        t = f32(step + 1)
+        alpha = f32(lr) * np.sqrt(f32(1) - f32(b2) ** t) / (f32(1) - f32(b1) ** t)
+        for i, g in enumerate(grads):
+            m[i] = m[i] + (g - m[i]) * f32(1 - b1)       # (1 - beta) formed in double, then cast
+            v[i] = v[i] + (g * g - v[i]) * f32(1 - b2)
+            denom_v = v[i]
+            if amsgrad:
+                vhat[i] = np.maximum(vhat[i], v[i])
+                denom_v = vhat[i]
+            params[i] = params[i] - (m[i] * alpha) / (np.sqrt(denom_v) + f32(eps))
+    return params
+
+
+def _reference_sgd(params, grad_steps, lr, momentum, nesterov):
+    params = [p.copy() for p in params]
+    vel = [np.zeros_like(p) for p in params]
+    for grads in grad_steps:
+        for i, g in enumerate(grads):
+            if momentum == 0:
+                params[i] = params[i] - g * f32(lr)
+                continue
+            vel[i] = vel[i] * f32(momentum) - g * f32(lr)
+            params[i] = params[i] + (vel[i] * f32(momentum) - g * f32(lr) if nesterov else vel[i])
+    return params
+
+
+@pytest.mark.parametrize("kwargs", [
+    {},
+    {"learning_rate": 0.01, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-5},
+    {"amsgrad": True},
+    {"learning_rate": 0.003, "amsgrad": True, "beta_2": 0.9},
+])
+def test_adam_matches_the_formula_bit_for_bit(kwargs):
+    params, grad_steps = _problem()
+    full = {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False, **kwargs}
+    expected = _reference_adam(params, grad_steps, full["learning_rate"], full["beta_1"], full["beta_2"],
+                               full["epsilon"], full["amsgrad"])
+    opt = Adam(**kwargs)
+    for k, grads in enumerate(grad_steps):
+        opt.apply(params, grads)
+        assert opt.iterations == k + 1
+    for ours, ref in zip(params, expected, strict=True):
+        np.testing.assert_array_equal(ours, ref, err_msg="tinynet Adam (ours) vs the re-derived formula (ref)")
+
+
+@pytest.mark.parametrize("momentum,nesterov", [(0.0, False), (0.9, False), (0.9, True), (0.5, True)])
+def test_sgd_matches_the_formula_bit_for_bit(momentum, nesterov):
+    params, grad_steps = _problem(1)
+    expected = _reference_sgd(params, grad_steps, 0.05, momentum, nesterov)
+    opt = SGD(learning_rate=0.05, momentum=momentum, nesterov=nesterov)
+    for grads in grad_steps:
+        opt.apply(params, grads)
+    for ours, ref in zip(params, expected, strict=True):
+        np.testing.assert_array_equal(ours, ref, err_msg="tinynet SGD (ours) vs the re-derived formula (ref)")
+
+
+@pytest.mark.parametrize("make", [lambda: Adam(), lambda: Adam(amsgrad=True), lambda: SGD(0.1, momentum=0.9)])
+def test_one_flat_buffer_updates_exactly_like_separate_tensors(make):
+    """A Sequential hands the optimizer its whole model as one flat array; that must change nothing."""
+    params, grad_steps = _problem(2)
+    flat = np.concatenate([p.ravel() for p in params])
+    separate, joint = make(), make()
+    for grads in grad_steps:
+        separate.apply(params, grads)
+        joint.apply([flat], [np.concatenate([g.ravel() for g in grads])])
+    np.testing.assert_array_equal(flat, np.concatenate([p.ravel() for p in params]))
+
+
+def test_float64_parameters_update_in_float64():
+    p = [np.array([1.0, -2.0])]
+    Adam(learning_rate=0.1).apply(p, [np.array([0.5, 0.5])])
+    assert p[0].dtype == np.float64
+    # First Adam step moves each weight by about lr * sign(g).
+    np.testing.assert_allclose(p[0], [0.9, -2.1], rtol=1e-6)
+
+
+def test_state_is_per_position_and_shape_checked():
+    opt = Adam()
+    params = [np.zeros(3, f32), np.zeros(2, f32)]
+    opt.apply(params, [np.ones(3, f32), np.ones(2, f32)])
+    with pytest.raises(ValueError, match="state was built for parameters of shapes"):
+        opt.apply([np.zeros(4, f32)], [np.ones(4, f32)])
+    with pytest.raises(ValueError, match=r"grads\[1\]: expected shape \(2,\)"):
+        opt.apply(params, [np.ones(3, f32), np.ones(5, f32)])
+    with pytest.raises(ValueError, match="expected 2 arrays"):
+        opt.apply(params, [np.ones(3, f32)])
+    assert opt.iterations == 1
+
+
+def test_get_and_set_state_round_trip():
+    params, grad_steps = _problem(3)
+    a, b = Adam(amsgrad=True), Adam(amsgrad=True)
+    pa = [p.copy() for p in params]
+    for grads in grad_steps[:5]:
+        a.apply(pa, grads)
+    pb = [p.copy() for p in pa]
+    b.set_state(a.get_state(), pb)
+    for grads in grad_steps[5:]:
+        a.apply(pa, grads)
+        b.apply(pb, grads)
+    for x, y in zip(pa, pb, strict=True):
+        np.testing.assert_array_equal(x, y)
+
+
+@pytest.mark.parametrize("make,error,match", [
+    (lambda: Adam(learning_rate=0), ValueError, "learning_rate"),
+    (lambda: Adam(learning_rate=-1e-3), ValueError, "learning_rate"),
+    (lambda: Adam(learning_rate="fast"), TypeError, "learning_rate"),
+    (lambda: Adam(beta_1=1.0), ValueError, "beta_1"),
+    (lambda: Adam(beta_2=-0.1), ValueError, "beta_2"),
+    (lambda: Adam(epsilon=float("nan")), ValueError, "epsilon"),
+    (lambda: Adam(amsgrad="yes"), TypeError, "amsgrad"),
+    (lambda: SGD(momentum=1.5), ValueError, "momentum"),
+    (lambda: SGD(nesterov=1), TypeError, "nesterov"),
+    (lambda: get("adamw"), ValueError, "optimizer"),
+    (lambda: get(3), TypeError, "optimizer"),
+])
+def test_bad_hyperparameters_are_named(make, error, match):
+    with pytest.raises(error, match=match):
+        make()
+
+
+def test_names_resolve_like_keras():
+    assert isinstance(get("adam"), Adam) and isinstance(get("SGD"), SGD)
+    opt = Adam()
+    assert get(opt) is opt
