@@ -9,7 +9,8 @@
 from . import callbacks, gradcheck, initializers, layers, losses, metrics, optimizers
 from .callbacks import History
 from .models import DivergenceError, Sequential
+from .saving import load_model
 
 __version__ = "0.1.0"
-__all__ = ["Sequential", "History", "DivergenceError", "layers", "losses", "optimizers", "initializers",
+__all__ = ["Sequential", "load_model", "History", "DivergenceError", "layers", "losses", "optimizers", "initializers",
            "metrics", "callbacks", "gradcheck"]

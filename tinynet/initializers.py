@@ -66,6 +66,7 @@ def ones(shape, rng: np.random.Generator | None = None, dtype=np.float32) -> np.
 
 
 _BY_NAME = {f.__name__: f for f in (glorot_uniform, glorot_normal, he_uniform, he_normal, zeros, ones)}
+NAMES = tuple(_BY_NAME)
 
 
 def get(identifier, name: str = "initializer"):

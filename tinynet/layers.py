@@ -200,13 +200,18 @@ def get_activation(identifier) -> Layer | None:
     raise TypeError(f"activation: expected an activation name or None, received {describe(identifier)}")
 
 
+def _activation_name(fn: Layer | None) -> str:
+    return "linear" if fn is None else next(key for key, cls in ACTIVATIONS.items() if type(fn) is cls)
+
+
 class Activation(Layer):
     """Applies an activation given by name, as a layer of its own: ``Activation("relu")``."""
 
     def __init__(self, activation, name=None, input_shape=None):
+        fn = get_activation(activation) or Linear()
         super().__init__(name=name, input_shape=input_shape)
-        self.activation_name = "linear" if activation is None else activation
-        self._fn = get_activation(activation) or Linear()
+        self._fn = fn
+        self.activation_name = _activation_name(fn)
 
     def forward(self, x, training=False):
         return self._fn.forward(x, training)
@@ -254,8 +259,7 @@ class Dense(Layer):
         super().__init__(name=name, input_shape=input_shape)
         self.units = units
         self.activation = act
-        self.activation_name = "linear" if activation is None else (
-            activation if isinstance(activation, str) else act.name)
+        self.activation_name = _activation_name(act)
         self.use_bias = use_bias
         self.kernel_initializer = kinit
         self.bias_initializer = binit
@@ -308,7 +312,9 @@ class Dense(Layer):
                   "use_bias": self.use_bias}
         for key, fn in (("kernel_initializer", self.kernel_initializer),
                         ("bias_initializer", self.bias_initializer)):
-            config[key] = getattr(fn, "__name__", repr(fn))
+            name = getattr(fn, "__name__", None)
+            if name in initializers.NAMES and initializers.get(name) is fn:
+                config[key] = name                      # custom callables are not saved (the weights are)
         return config
 
 

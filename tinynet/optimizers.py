@@ -54,8 +54,11 @@ class Optimizer:
 
     def set_state(self, state: dict, params: list[np.ndarray]) -> None:
         """Restore what ``get_state`` returned, for the given parameter list (checked before anything changes)."""
+        if set(state) == {"iterations"} and int(state["iterations"]) == 0:     # saved before the first step
+            self.iterations, self._state = 0, None
+            return
         expected = {"iterations"} | {f"{s}_{i}" for s in self._slots for i in range(len(params))}
-        if set(state) != expected and not (set(state) == {"iterations"} and int(state["iterations"]) == 0):
+        if set(state) != expected:
             raise ValueError(f"state: expected keys {sorted(expected)}, received {sorted(state)}")
         for slot in self._slots:
             for i, p in enumerate(params):
@@ -63,9 +66,6 @@ class Optimizer:
                 if arr.shape != p.shape:
                     raise ValueError(f"state[{slot}_{i}]: expected shape {p.shape}, received {arr.shape}")
         self.iterations = int(state["iterations"])
-        if len(state) == 1:
-            self._state = None
-            return
         self._build(params)
         for slot in self._slots:
             for i, p in enumerate(params):

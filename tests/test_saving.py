@@ -1,0 +1,97 @@
+"""model.save / tinynet.load_model: the whole training state, pickle-free, resumable bit for bit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import tinynet
+from tinynet import Sequential
+from tinynet.layers import Activation, Dense
+from tinynet.losses import SparseCategoricalCrossentropy
+from tinynet.optimizers import SGD, Adam
+
+
+def make_model(optimizer=None):
+    model = Sequential([Dense(8, activation="relu", input_shape=(5,)), Dense(6, activation="tanh"),
+                        Activation("relu"), Dense(3)], seed=11)
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer=optimizer or Adam(amsgrad=True),
+                  metrics=["accuracy"])
+    return model
+
+
+def data(n=90):
+    rng = np.random.default_rng(4)
+    return rng.standard_normal((n, 5)).astype(np.float32), rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize("optimizer", [None, SGD(0.05, momentum=0.9, nesterov=True)])
+def test_save_load_then_train_equals_training_straight_through(tmp_path, optimizer):
+    x, y = data()
+    straight = make_model(optimizer)
+    straight.fit(x, y, epochs=4, batch_size=16, verbose=0)
+
+    first = make_model(type(optimizer)(**optimizer.get_config()) if optimizer else None)
+    first.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    path = tmp_path / "model.npz"
+    first.save(path)
+    resumed = tinynet.load_model(path)
+    assert resumed.optimizer.iterations == first.optimizer.iterations
+    resumed.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_resume_in_a_fresh_process_is_bit_identical(tmp_path):
+    x, y = data()
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    straight = make_model()
+    straight.fit(x, y, epochs=4, batch_size=16, verbose=0)
+    first = make_model()
+    first.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    first.save(tmp_path / "model.npz")
+    script = textwrap.dedent(f"""
+        import numpy as np, tinynet
+        x = np.load({str(tmp_path / 'x.npy')!r}); y = np.load({str(tmp_path / 'y.npy')!r})
+        model = tinynet.load_model({str(tmp_path / 'model.npz')!r})
+        model.fit(x, y, epochs=2, batch_size=16, verbose=0)
+        model.save_weights({str(tmp_path / 'after.npz')!r})
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True)
+    resumed = make_model()
+    resumed.load_weights(tmp_path / "after.npz")
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_loaded_model_has_the_same_architecture_and_predictions(tmp_path):
+    model = make_model()
+    model.save(tmp_path / "m.npz")
+    loaded = tinynet.load_model(tmp_path / "m.npz")
+    assert loaded.get_config()["layers"] == model.get_config()["layers"]
+    assert loaded.loss.from_logits and loaded.optimizer.amsgrad
+    x, _ = data(10)
+    np.testing.assert_array_equal(loaded.predict(x), model.predict(x))
+
+
+def test_load_model_rejects_bad_files(tmp_path):
+    model = make_model()
+    good = tmp_path / "good.npz"
+    model.save(good)
+    weights_only = tmp_path / "weights.npz"
+    model.save_weights(weights_only)
+    truncated = tmp_path / "truncated.npz"
+    truncated.write_bytes(good.read_bytes()[:300])
+    text = tmp_path / "text.npz"
+    text.write_text("hello")
+    bad_json = tmp_path / "bad_json.npz"
+    np.savez(bad_json, **{"config.json": np.array("{not json")})
+    for path, match in [(weights_only, "config.json"), (truncated, "not a readable"), (text, "not a readable"),
+                        (bad_json, "not a valid"), (tmp_path / "missing.npz", "no such file")]:
+        with pytest.raises(ValueError, match=match):
+            tinynet.load_model(path)
