@@ -47,11 +47,20 @@ def real_number(value, name: str, *, low=None, high=None, low_open=False, high_o
     return value
 
 
+def as_array(value, name: str) -> np.ndarray:
+    """``np.asarray(value)``, turning NumPy's own conversion errors (ragged lists, ...) into a named error."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"{name}: expected an array-like of numbers, received {type(value).__name__} that NumPy "
+                         f"cannot convert ({exc})") from None
+
+
 def float_array(value, name: str, *, dtype, ndim: int | None = None, allow_empty: bool = False) -> np.ndarray:
     """Convert ``value`` to a finite floating array of ``dtype``; copies only when a conversion is needed."""
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name}: expected a numeric array, received {describe(value)}")
-    arr = np.asarray(value)
+    arr = as_array(value, name)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name}: expected a numeric array, received an array of dtype {arr.dtype}")
     if np.issubdtype(arr.dtype, np.complexfloating):
@@ -60,9 +69,13 @@ def float_array(value, name: str, *, dtype, ndim: int | None = None, allow_empty
         raise ValueError(f"{name}: expected a {ndim}-D array, received shape {arr.shape}")
     if arr.size == 0 and not allow_empty:
         raise ValueError(f"{name}: expected a non-empty array, received shape {arr.shape}")
-    arr = np.asarray(arr, dtype=dtype)
-    if not np.isfinite(arr).all():
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
         raise ValueError(f"{name}: expected only finite values, received an array containing NaN or inf")
+    with np.errstate(over="ignore"):                # overflow is reported below, by name
+        arr = np.asarray(arr, dtype=dtype)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: expected values within the range of {np.dtype(dtype).name}, received values "
+                         f"up to {np.abs(np.asarray(value, dtype=np.float64)).max():.3g}")
     return arr
 
 
@@ -73,7 +86,7 @@ def class_labels(value, name: str, *, n: int | None = None, num_classes: int | N
     """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name}: expected an array of integer class labels, received {describe(value)}")
-    arr = np.asarray(value)
+    arr = as_array(value, name)
     if arr.dtype == object or not (np.issubdtype(arr.dtype, np.number) or arr.dtype == np.bool_):
         raise TypeError(f"{name}: expected an array of integer class labels, received dtype {arr.dtype}")
     if arr.ndim == 2 and arr.shape[1] == 1:

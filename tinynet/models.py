@@ -388,6 +388,8 @@ class Sequential:
             total += float(self.loss._reduce(values)) * xb.shape[0]
             for k, (_, count) in enumerate(self._metrics):
                 correct[k] += count(yb, out)
+        if not math.isfinite(total):
+            _check_outputs_finite(self._forward(x, False), x)
         logs = {"loss": total / x.shape[0]}
         for (key, _), c in zip(self._metrics, correct, strict=True):
             logs[key] = c / x.shape[0]
@@ -416,6 +418,7 @@ class Sequential:
         out = np.empty((x.shape[0],) + tuple(self.output_shape), dtype=self.dtype)
         for start in range(0, x.shape[0], batch_size):
             out[start:start + batch_size] = self._forward(x[start:start + batch_size], False)
+        _check_outputs_finite(out, x)
         return out
 
     def __call__(self, x, training: bool = False) -> np.ndarray:
@@ -504,6 +507,13 @@ class Sequential:
         total = self.count_params() if self.built else "?"
         print_fn(f"Total params: {total}")
         print_fn(line)
+
+
+def _check_outputs_finite(out: np.ndarray, x: np.ndarray) -> None:
+    """Refuse to hand back NaN/inf computed from finite inputs (overflow): say so instead of failing silently."""
+    if not np.isfinite(out).all():
+        raise ValueError(f"x: expected inputs the model can process in {out.dtype}; its outputs overflowed to "
+                         f"inf/NaN (largest |x| is {np.abs(x).max():.3g}). Scale the inputs.")
 
 
 def _verbosity(verbose) -> int:
