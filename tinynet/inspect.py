@@ -377,6 +377,12 @@ def _new_figure(width: float, height: float):
     return fig
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _save(fig, path: str) -> str:
     """Write ``fig`` as PNG to a temporary file beside ``path``, then move it into place."""
     folder = os.path.dirname(os.path.abspath(path))
@@ -384,6 +390,7 @@ def _save(fig, path: str) -> str:
     try:
         with os.fdopen(fd, "wb") as fh:
             fig.savefig(fh, format="png", dpi=100)
+        os.chmod(tmp, 0o666 & ~_umask())              # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
