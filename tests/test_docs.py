@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect as pyinspect
+import json
 import os
 import pkgutil
 import re
@@ -24,6 +25,32 @@ DOCS = ROOT / "docs"
 TUTORIAL_PNGS = ["digits_order.png", "loss.png", "predictions.png", "activations.png", "grad_norms.png",
                  "update_ratios.png"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+PASTE_RUNNER = """
+import code, json, sys
+
+class Console(code.InteractiveConsole):
+    def showtraceback(self):
+        super().showtraceback()
+        sys.exit(1)
+
+    def showsyntaxerror(self, filename=None, **kwargs):
+        super().showsyntaxerror(filename)
+        sys.exit(1)
+
+console = Console()
+with open("blocks.json", encoding="utf-8") as fh:
+    blocks = json.load(fh)
+for block in blocks:
+    more = False
+    for line in block.splitlines():
+        if more is False and line.strip() == "" :
+            continue
+        more = console.push(line)
+    if console.push(""):
+        sys.exit("a block ended inside an unfinished statement")
+"""
 
 
 def python_blocks(markdown: str) -> list[str]:
@@ -45,8 +72,12 @@ def test_tutorial_runs_end_to_end(tmp_path):
         compile(block, f"tutorial block {i}", "exec")       # each block is valid on its own, as pasted
     (tmp_path / "Data").mkdir()
     shutil.copyfile(source, tmp_path / "Data" / "ex3data1.mat")
-    script = tmp_path / "tutorial.py"
-    script.write_text("\n\n".join(blocks), encoding="utf-8")
+    # Run the blocks as a reader pastes them at the interactive prompt: line by line into one console, a blank
+    # line after each block. (The plain REPL rejects code that a script accepts, e.g. a statement straight
+    # after an indented block.)
+    (tmp_path / "blocks.json").write_text(json.dumps(blocks), encoding="utf-8")
+    script = tmp_path / "paste.py"
+    script.write_text(PASTE_RUNNER, encoding="utf-8")
     env = {**os.environ, "MPLBACKEND": "Agg",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
     result = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True,
