@@ -7,6 +7,7 @@
 """
 
 from . import callbacks, gradcheck, initializers, layers, losses, metrics, optimizers
+from . import inspect as inspect  # public module; belongs in __all__
 from .callbacks import History
 from .models import DivergenceError, Sequential
 from .saving import load_model

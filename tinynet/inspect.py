@@ -1,0 +1,503 @@
+"""Look inside a model: activations, gradients, dead ReLUs, gradient norms and update/weight ratios.
+
+Two ways in:
+
+* :func:`inspect_batch` runs one forward and one backward pass of a compiled, built ``Sequential`` on a
+  batch and returns an :class:`Inspection`: every layer's output and ``dL/d output``, every parameter's
+  gradient and its norm, the fraction of dead units in each ReLU layer, and the update/weight ratio the
+  *next* optimizer step would make (measured by running that step on copies of the weights with a copy of
+  the optimizer). It changes nothing in the model: weights, optimizer state and the gradient buffer are as
+  they were.
+* :func:`fit_with_monitor` is a training function. It trains exactly like ``model.fit`` (same batches, same
+  random draws, same updates: the weights come out bit-identical) with its own loop over the model's
+  internals, and returns the ``History`` together with a :class:`TrainingMonitor` holding, for every step,
+  the batch loss, each parameter tensor's gradient norm, its update/weight ratio
+  ``||w_after - w_before|| / ||w_before||`` and the fraction of zero activations in each ReLU layer.
+  ``model.fit`` has no callbacks, so this is how to watch them.
+
+Plots (PNG, written atomically with matplotlib's Agg canvas, whatever the pyplot backend):
+:func:`plot_activations`, :func:`plot_gradient_norms`, :func:`plot_update_ratios`. Each takes an output
+path and returns it.
+
+Parameter tensors are named ``"<layer name>/<parameter name>"`` (e.g. ``"dense/kernel"``) in
+``get_weights`` order.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validation import describe, positive_int, real_number
+from .callbacks import History
+from .layers import Activation, ReLU
+from .models import Sequential, _verbosity
+
+
+# -- what an inspection returns ------------------------------------------------------------------------
+@dataclass
+class ReLUStats:
+    """How much of a ReLU layer is switched off on a batch.
+
+    Attributes
+    ----------
+    units : int
+        Output units of the layer (features per sample).
+    dead_units : ndarray of int, shape (n_dead,)
+        Indices of the units whose output is 0 for every sample of the batch (no gradient reaches their
+        weights).
+    dead_fraction : float
+        ``n_dead / units``.
+    zero_fraction : float
+        Fraction of all activations (samples x units) that are exactly 0.
+    """
+
+    units: int
+    dead_units: np.ndarray
+    dead_fraction: float
+    zero_fraction: float
+
+
+@dataclass
+class Inspection:
+    """One forward and backward pass on a batch, seen layer by layer (see :func:`inspect_batch`).
+
+    Attributes
+    ----------
+    loss : float
+        The loss on the batch (same value as ``model.loss_and_gradients``).
+    layer_names : list of str
+    activations : dict str -> ndarray of shape (n, *layer output shape)
+        Each layer's output (for ``Dense(..., activation="relu")`` that is after the ReLU).
+    output_grads : dict str -> ndarray, same shapes as ``activations``
+        ``dL/d output`` of each layer: what its ``backward`` received.
+    param_names : list of str
+        ``"<layer>/<param>"`` in ``get_weights`` order.
+    param_grads : dict str -> ndarray
+        ``dL/d parameter``, same shapes as the parameters.
+    grad_norms : dict str -> float
+        L2 (Frobenius) norm of each parameter gradient.
+    update_ratios : dict str -> float
+        ``||update|| / ||weights||`` for the optimizer's next step on this batch; ``nan`` where the weights
+        are all zero (e.g. a zero-initialised bias) and the ratio is undefined.
+    dead_relu : dict str -> ReLUStats
+        One entry per ReLU layer: a ``ReLU``, an ``Activation("relu")`` or a ``Dense`` with
+        ``activation="relu"``.
+    layer_kinds : dict str -> str
+        ``"Dense(relu)"``, ``"ReLU"``, ... for labels.
+    """
+
+    loss: float
+    layer_names: list[str]
+    activations: dict[str, np.ndarray]
+    output_grads: dict[str, np.ndarray]
+    param_names: list[str]
+    param_grads: dict[str, np.ndarray]
+    grad_norms: dict[str, float]
+    update_ratios: dict[str, float]
+    dead_relu: dict[str, ReLUStats]
+    layer_kinds: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def gradients(self) -> list[np.ndarray]:
+        """Parameter gradients as a list in ``get_weights`` order (as ``loss_and_gradients`` returns them)."""
+        return [self.param_grads[name] for name in self.param_names]
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+def _require_model(model, what: str) -> None:
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model: expected a tinynet.Sequential, received {describe(model)}")
+    model._require_compiled(what)
+    model._require_built(what)
+
+
+def _param_slices(model) -> list[tuple[str, slice]]:
+    """``("<layer>/<param>", slice into the flat parameter/gradient buffers)`` in ``get_weights`` order."""
+    out, offset = [], 0
+    for layer in model.layers:
+        for pname, p in zip(layer.param_names, layer.params, strict=True):
+            out.append((f"{layer.name}/{pname}", slice(offset, offset + p.size)))
+            offset += p.size
+    return out
+
+
+def _norm(a: np.ndarray) -> float:
+    return float(np.linalg.norm(a))
+
+
+def _ratio(update_norm: float, weight_norm: float) -> float:
+    return update_norm / weight_norm if weight_norm > 0 else math.nan
+
+
+def _is_relu(layer) -> bool:
+    if isinstance(layer, ReLU):
+        return True
+    if isinstance(layer, Activation):
+        return isinstance(layer._fn, ReLU)
+    return isinstance(getattr(layer, "activation", None), ReLU)
+
+
+def _kind(layer) -> str:
+    act = getattr(layer, "activation_name", None)
+    name = type(layer).__name__
+    return f"{name}({act})" if act is not None else name
+
+
+def relu_stats(activations: np.ndarray) -> ReLUStats:
+    """Dead units and zero fraction of a ReLU layer's outputs, shape (n, units...) (units are flattened)."""
+    a = np.asarray(activations)
+    if a.ndim < 2 or a.shape[0] == 0:
+        raise ValueError(f"activations: expected an array of shape (samples, units...) with samples >= 1, "
+                         f"received shape {a.shape}")
+    zero = a.reshape(a.shape[0], -1) == 0
+    dead = np.flatnonzero(zero.all(axis=0))
+    units = zero.shape[1]
+    return ReLUStats(units=units, dead_units=dead, dead_fraction=dead.size / units,
+                     zero_fraction=float(zero.mean()))
+
+
+# -- one batch -----------------------------------------------------------------------------------------
+def inspect_batch(model, x, y) -> Inspection:
+    """Activations, gradients, dead ReLUs, gradient norms and update ratios of ``model`` on ``(x, y)``.
+
+    Parameters
+    ----------
+    model : Sequential
+        Compiled and built (give the first layer ``input_shape`` or train it first).
+    x : array of shape (n, features...)
+    y : targets for the model's loss, e.g. labels of shape (n,) or (n, 1)
+
+    The passes are the ones ``model.loss_and_gradients`` runs (``model._forward(x, training=True)``, the
+    loss's fused value and gradient, each layer's ``backward``), done layer by layer so the intermediate
+    arrays can be kept. The update ratio comes from one step of ``copy.deepcopy(model.optimizer)`` applied to
+    a copy of the weights: the model's weights, its optimizer's state and ``iterations``, and its gradient
+    buffer are unchanged.
+    """
+    _require_model(model, "inspect_batch")
+    x, y = model._xy(x, y)
+    layers = model.layers
+    saved_grads = model._flat_grads.copy()
+    try:
+        activations = []
+        out = x
+        for layer in layers:
+            out = layer.forward(out, True)
+            activations.append(out)
+        loss, grad = model.loss._value_and_grad(y, out)
+        output_grads = [None] * len(layers)
+        for i in range(len(layers) - 1, -1, -1):
+            output_grads[i] = grad
+            grad = layers[i].backward(grad, i > 0)
+        flat_grad = model._flat_grads.copy()
+    finally:
+        model._flat_grads[...] = saved_grads
+
+    # The optimizer's next step, taken by a copy on a copy of the weights.
+    weights_before = model._flat_params
+    weights_after = weights_before.copy()
+    copy.deepcopy(model.optimizer).apply([weights_after], [flat_grad.copy()])
+    update = weights_after - weights_before
+
+    slices = _param_slices(model)
+    names = [layer.name for layer in layers]
+    param_grads, grad_norms, ratios = {}, {}, {}
+    shapes = [p.shape for p in model.weights]
+    for (pname, s), shape in zip(slices, shapes, strict=True):
+        param_grads[pname] = flat_grad[s].reshape(shape)
+        grad_norms[pname] = _norm(flat_grad[s])
+        ratios[pname] = _ratio(_norm(update[s]), _norm(weights_before[s]))
+    return Inspection(
+        loss=float(loss),
+        layer_names=names,
+        activations={n: np.array(a) for n, a in zip(names, activations, strict=True)},
+        output_grads={n: np.array(g) for n, g in zip(names, output_grads, strict=True)},
+        param_names=[pname for pname, _ in slices],
+        param_grads=param_grads,
+        grad_norms=grad_norms,
+        update_ratios=ratios,
+        dead_relu={n: relu_stats(a) for n, a, layer in zip(names, activations, layers, strict=True)
+                   if _is_relu(layer)},
+        layer_kinds={layer.name: _kind(layer) for layer in layers},
+    )
+
+
+# -- over training -------------------------------------------------------------------------------------
+@dataclass
+class TrainingMonitor:
+    """What :func:`fit_with_monitor` recorded, one row per optimizer step.
+
+    Attributes
+    ----------
+    param_names : list of str
+        ``"<layer>/<param>"`` in ``get_weights`` order: the columns of ``grad_norms`` and ``update_ratios``.
+    steps_per_epoch : int
+    losses : ndarray of shape (steps,)
+        Each batch's loss, computed before its update.
+    grad_norms : ndarray of shape (steps, n_params)
+        L2 norm of each parameter gradient at each step.
+    update_ratios : ndarray of shape (steps, n_params)
+        ``||w_after - w_before|| / ||w_before||`` per parameter tensor and step (``nan`` where
+        ``w_before`` is all zero, as a zero-initialised bias is before its first step).
+    zero_fractions : dict str -> ndarray of shape (steps,)
+        For each ReLU layer, the fraction of its activations that were exactly 0 on each batch.
+    """
+
+    param_names: list[str]
+    steps_per_epoch: int
+    losses: np.ndarray
+    grad_norms: np.ndarray
+    update_ratios: np.ndarray
+    zero_fractions: dict[str, np.ndarray]
+
+    @property
+    def steps(self) -> int:
+        return int(self.losses.shape[0])
+
+
+def fit_with_monitor(model, x, y, batch_size=None, epochs=1, shuffle=True, verbose=0):
+    """Train ``model`` on ``(x, y)`` exactly as ``model.fit`` would, recording gradients and updates per step.
+
+    Parameters
+    ----------
+    model : Sequential
+        Compiled and built.
+    x : array of shape (n, features...)
+    y : targets for the loss, e.g. labels of shape (n,) or (n, 1)
+    batch_size : int or None (32), epochs : int, shuffle : bool, verbose : 0, 1, 2 or "auto"
+        As in ``fit``; validation is not supported here (evaluate separately).
+
+    Returns
+    -------
+    history : History
+        The same numbers ``model.fit`` would return.
+    monitor : TrainingMonitor
+
+    The loop is ``fit``'s: a fresh permutation from the model's generator each epoch when ``shuffle``,
+    consecutive slices of it as batches, then per batch forward, fused loss, backward and one optimizer
+    step on the model's flat buffers. Recording only reads arrays (plus a copy of the weights before each
+    step), so with the same seed the weights end bit-identical to ``fit``'s.
+    """
+    _require_model(model, "fit_with_monitor")
+    batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
+    epochs = positive_int(epochs, "epochs")
+    verbose = _verbosity(verbose)
+    if not isinstance(shuffle, bool):
+        raise TypeError(f"shuffle: expected True or False, received {describe(shuffle)}")
+    x, y = model._xy(x, y)
+
+    n = x.shape[0]
+    steps = math.ceil(n / batch_size)
+    history = History({"verbose": verbose, "epochs": epochs, "steps": steps}, model=model)
+    model.history = history
+    slices = _param_slices(model)
+    relu_layers = {i for i, layer in enumerate(model.layers) if _is_relu(layer)}
+    flat_params, flat_grads = model._flat_params, model._flat_grads
+    params, grads = [flat_params], [flat_grads]
+    loss_vg, apply, metrics = model.loss._value_and_grad, model.optimizer._apply, model._metrics
+    losses, gnorms, ratios = [], [], []
+    zeros = {model.layers[i].name: [] for i in relu_layers}
+    before = np.empty_like(flat_params)
+    for epoch in range(epochs):
+        start_time = time.perf_counter()
+        if shuffle:
+            order = model._rng.permutation(n)
+            xe, ye = x[order], y[order]
+        else:
+            xe, ye = x, y
+        total = 0.0
+        correct = [0] * len(metrics)
+        for start in range(0, n, batch_size):
+            xb, yb = xe[start:start + batch_size], ye[start:start + batch_size]
+            out = xb
+            for i, layer in enumerate(model.layers):
+                out = layer.forward(out, True)
+                if i in relu_layers:
+                    zeros[layer.name].append(float(np.mean(out == 0)))
+            loss, grad = loss_vg(yb, out)
+            for k, (_, count) in enumerate(metrics):
+                correct[k] += count(yb, out)
+            model._backward(grad)
+            before[...] = flat_params
+            apply(params, grads)
+            total += loss * xb.shape[0]
+            losses.append(loss)
+            gnorms.append([_norm(flat_grads[s]) for _, s in slices])
+            ratios.append([_ratio(_norm(flat_params[s] - before[s]), _norm(before[s])) for _, s in slices])
+        logs = {"loss": total / n}
+        for (key, _), c in zip(metrics, correct, strict=True):
+            logs[key] = c / n
+        history.record(epoch, logs)
+        if verbose:
+            parts = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
+            print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - start_time:.2f}s - {parts}",
+                  file=sys.stdout, flush=True)
+    width = len(slices)
+    monitor = TrainingMonitor(
+        param_names=[name for name, _ in slices],
+        steps_per_epoch=steps,
+        losses=np.asarray(losses, dtype=np.float64),
+        grad_norms=np.asarray(gnorms, dtype=np.float64).reshape(-1, width),
+        update_ratios=np.asarray(ratios, dtype=np.float64).reshape(-1, width),
+        zero_fractions={name: np.asarray(v, dtype=np.float64) for name, v in zeros.items()},
+    )
+    return history, monitor
+
+
+# -- plots ---------------------------------------------------------------------------------------------
+def _check_type(value, cls, name: str) -> None:
+    if not isinstance(value, cls):
+        raise TypeError(f"{name}: expected a tinynet.inspect.{cls.__name__}, received {describe(value)}")
+
+
+def _check_path(path) -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file path (str or os.PathLike), received {describe(path)}")
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise ValueError(f"path: expected a file in an existing folder, received {path!r} "
+                         f"({folder!r} does not exist)")
+    return path
+
+
+def _new_figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _save(fig, path: str) -> str:
+    """Write ``fig`` as PNG to a temporary file beside ``path``, then move it into place."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tinynet-", suffix=".png.tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fig.savefig(fh, format="png", dpi=100)
+        os.chmod(tmp, 0o666 & ~_umask())              # mkstemp makes 0600; give the usual permissions
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def plot_activations(inspection: Inspection, path, bins: int = 40) -> str:
+    """Histogram of each layer's activations on the inspected batch, one panel per layer; returns ``path``.
+
+    ReLU layers show their zero fraction and dead units in the panel title; counts are on a log scale so
+    the spike of zeros does not hide the rest.
+    """
+    _check_type(inspection, Inspection, "inspection")
+    path = _check_path(path)
+    bins = positive_int(bins, "bins")
+    names = inspection.layer_names
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = _new_figure(4.2 * cols, 3.2 * rows)
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    n = next(iter(inspection.activations.values())).shape[0] if names else 0
+    for ax, name in zip(axes, names, strict=False):
+        values = inspection.activations[name].ravel()
+        ax.hist(values, bins=bins, color="tab:blue", edgecolor="white", linewidth=0.3)
+        ax.set_yscale("log")
+        title = f"{name}: {inspection.layer_kinds.get(name, '')}"
+        stats = inspection.dead_relu.get(name)
+        if stats is not None:
+            title += f"\nzeros {stats.zero_fraction:.0%}, dead units {stats.dead_units.size}/{stats.units}"
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("activation value (layer output)")
+        ax.set_ylabel("count (log scale)")
+    for ax in axes[len(names):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Activations per layer on a batch of {n} samples (loss {inspection.loss:.4f})")
+    return _save(fig, path)
+
+
+def _per_layer_lines(ax, monitor: TrainingMonitor, values: np.ndarray, smooth: int) -> None:
+    """One colour per layer, solid for kernels and dashed for biases; a running mean over ``smooth`` steps."""
+    layers = list(dict.fromkeys(name.split("/")[0] for name in monitor.param_names))
+    colours = {layer: f"C{i % 10}" for i, layer in enumerate(layers)}
+    steps = np.arange(1, values.shape[0] + 1)
+    for j, name in enumerate(monitor.param_names):
+        layer, pname = name.split("/", 1)
+        series = values[:, j]
+        if smooth > 1 and series.size >= smooth:
+            finite = np.where(np.isfinite(series), series, 0.0)
+            counts = np.convolve(np.isfinite(series), np.ones(smooth), mode="valid")
+            with np.errstate(invalid="ignore", divide="ignore"):
+                series = np.convolve(finite, np.ones(smooth), mode="valid") / counts
+            x = steps[smooth - 1:]
+        else:
+            x = steps
+        ax.plot(x, series, color=colours[layer], linestyle="-" if pname == "kernel" else "--", linewidth=1.2,
+                label=name)
+    ax.set_yscale("log")
+    ax.set_xlabel("training step (one batch)")
+    if monitor.steps_per_epoch and values.shape[0] > monitor.steps_per_epoch:
+        top = ax.secondary_xaxis("top", functions=(lambda s: s / monitor.steps_per_epoch,
+                                                   lambda e: e * monitor.steps_per_epoch))
+        top.set_xlabel("epoch")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, ncol=2)
+
+
+def _smooth_arg(smooth) -> int:
+    return positive_int(smooth, "smooth")
+
+
+def plot_gradient_norms(monitor: TrainingMonitor, path, smooth: int = 20) -> str:
+    """Gradient norm of every parameter tensor over training (running mean over ``smooth`` steps); returns
+    ``path``."""
+    _check_type(monitor, TrainingMonitor, "monitor")
+    path = _check_path(path)
+    smooth = _smooth_arg(smooth)
+    fig = _new_figure(8, 4.5)
+    ax = fig.subplots()
+    _per_layer_lines(ax, monitor, monitor.grad_norms, smooth)
+    ax.set_ylabel("||dL/dW|| (L2 norm)")
+    ax.set_title(f"Gradient norm per parameter tensor (running mean over {smooth} steps)")
+    return _save(fig, path)
+
+
+def plot_update_ratios(monitor: TrainingMonitor, path, smooth: int = 20,
+                       reference: float | None = 1e-3) -> str:
+    """``||update|| / ||weights||`` of every parameter tensor over training; returns ``path``.
+
+    ``reference`` draws a horizontal line (default 1e-3, a common rule of thumb for a healthy step); ``None``
+    leaves it out.
+    """
+    _check_type(monitor, TrainingMonitor, "monitor")
+    path = _check_path(path)
+    smooth = _smooth_arg(smooth)
+    if reference is not None:
+        reference = real_number(reference, "reference", low=0.0, low_open=True)
+    fig = _new_figure(8, 4.5)
+    ax = fig.subplots()
+    if reference is not None:
+        ax.axhline(reference, color="grey", linestyle=":", linewidth=1.5, label=f"reference {reference:g}")
+    _per_layer_lines(ax, monitor, monitor.update_ratios, smooth)
+    ax.set_ylabel("||update|| / ||weights||")
+    ax.set_title(f"Update/weight ratio per parameter tensor (running mean over {smooth} steps)")
+    return _save(fig, path)
+
+
+__all__ = ["inspect_batch", "relu_stats", "fit_with_monitor", "plot_activations", "plot_gradient_norms",
+           "plot_update_ratios", "Inspection", "ReLUStats", "TrainingMonitor"]
