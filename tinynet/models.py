@@ -21,7 +21,7 @@ from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from ._validation import describe, float_array, float_dtype, positive_int, real_number
 from .callbacks import History
-from .layers import Layer, _shape_tuple
+from .layers import Activation, Dense, Layer, Softmax, _shape_tuple
 
 
 def _resolve_seed(seed) -> np.random.Generator:
@@ -64,6 +64,7 @@ class Sequential:
         self.layers: list[Layer] = []
         self.built = False
         self.loss = self.optimizer = None
+        self._logits_loss = None
         self.compiled = False
         self._metrics: list[tuple[str, object]] = []
         self.history: History | None = None
@@ -172,6 +173,10 @@ class Sequential:
             raise ValueError("metrics: accuracy needs a classification loss (SparseCategoricalCrossentropy), "
                              f"received loss {type(loss_obj).__name__}")
         self.loss, self.optimizer, self._metrics = loss_obj, opt, resolved
+        # For a softmax output, Keras takes this loss from the softmax's logits (see _loss_head).
+        scce = losses_mod.SparseCategoricalCrossentropy
+        self._logits_loss = (scce(from_logits=True, reduction=loss_obj.reduction)
+                             if isinstance(loss_obj, scce) and not loss_obj.from_logits else None)
         self.compiled = True
 
     # -- data checks ---------------------------------------------------------------------------------------
@@ -218,6 +223,36 @@ class Sequential:
         for i in range(len(layers) - 1, -1, -1):
             grad = layers[i].backward(grad, i > 0)
 
+    def _loss_head(self) -> Softmax | None:
+        """The output softmax whose logits the loss reads, or None.
+
+        Keras computes ``SparseCategoricalCrossentropy(from_logits=False)`` on a softmax output from the
+        softmax's input: no clipping of the probabilities, and the gradient ``(softmax - onehot) / N`` with
+        respect to the logits. So does tinynet, for a model ending in ``Dense(activation="softmax")``,
+        ``Activation("softmax")`` or ``Softmax()``.
+        """
+        last = self.layers[-1]
+        act = last._fn if isinstance(last, Activation) else last
+        act = act.activation if isinstance(act, Dense) else act
+        if not isinstance(act, Softmax):
+            return None
+        act.logits_to_loss = self._logits_loss is not None
+        return act if act.logits_to_loss else None
+
+    def _loss_value_and_grad(self, y, out):
+        """Loss of the batch just forwarded and its gradient, as the last layer's ``backward`` takes it."""
+        head = self._loss_head()
+        if head is None:
+            return self.loss._value_and_grad(y, out)
+        return self._logits_loss._value_and_grad(y, head.logits)
+
+    def _loss_values(self, y, out) -> np.ndarray:
+        """Per-sample losses of the batch just forwarded, shape (n,)."""
+        head = self._loss_head()
+        if head is None:
+            return self.loss._per_sample(y, out, want_grad=False)[0]
+        return self._logits_loss._per_sample(y, head.logits, want_grad=False)[0]
+
     def loss_and_gradients(self, x, y) -> tuple[float, list[np.ndarray]]:
         """The loss on ``(x, y)`` and its gradient for every parameter (copies, in ``get_weights`` order).
 
@@ -226,7 +261,7 @@ class Sequential:
         self._require_compiled("loss_and_gradients")
         x, y = self._xy(x, y)
         self.build(x.shape[1:])
-        loss, grad = self.loss._value_and_grad(y, self._forward(x, training=True))
+        loss, grad = self._loss_value_and_grad(y, self._forward(x, training=True))
         self._backward(grad)
         return loss, [g.copy() for layer in self.layers for g in layer.grads]
 
@@ -275,7 +310,7 @@ class Sequential:
         self.history = history
         self.stop_training = False
         params, grads = [self._flat_params], [self._flat_grads]
-        forward, backward, loss_vg, apply = self._forward, self._backward, self.loss._value_and_grad, \
+        forward, backward, loss_vg, apply = self._forward, self._backward, self._loss_value_and_grad, \
             self.optimizer._apply
         metrics = self._metrics
         for epoch in range(epochs):
@@ -328,7 +363,7 @@ class Sequential:
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             out = self._forward(xb, False)
-            values = self.loss._per_sample(yb, out, want_grad=False)[0]
+            values = self._loss_values(yb, out)
             total += float(self.loss._reduce(values)) * xb.shape[0]
             for k, (_, count) in enumerate(self._metrics):
                 correct[k] += count(yb, out)
