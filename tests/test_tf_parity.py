@@ -20,8 +20,6 @@ from tinynet import Sequential, optimizers
 from tinynet.layers import Dense
 from tinynet.losses import SparseCategoricalCrossentropy
 
-SEED_ARCH = ((400,), [(25, "relu"), (15, "relu"), (10, "linear")])
-
 
 @pytest.fixture(scope="module")
 def tfk():
@@ -185,24 +183,37 @@ def test_out_of_range_labels_raise_in_both(tfk, from_logits, bad_label):
 
 
 # -- 4. gradients --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("arch", [SEED_ARCH, ((30,), [(20, "tanh"), (12, "sigmoid"), (7, "linear")])],
-                         ids=["seed-400-25-15-10", "tanh-sigmoid-30-20-12-7"])
-def test_gradients_match_gradient_tape(tfk, arch, record_property):
+GRADIENT_CASES = [
+    # (id, (input_dim,), layers, from_logits, weight scale)
+    ("seed-400-25-15-10", (400,), [(25, "relu"), (15, "relu"), (10, "linear")], True, 1.0),
+    ("tanh-sigmoid-30-20-12-7", (30,), [(20, "tanh"), (12, "sigmoid"), (7, "linear")], True, 1.0),
+    # A softmax output with from_logits=False: Keras takes the loss from the softmax's logits. Weights scaled
+    # by 30 saturate the softmax (true-class probabilities of exactly 0), where clipping would change all.
+    ("softmax-head-30-20-7", (30,), [(20, "relu"), (7, "softmax")], False, 1.0),
+    ("softmax-head-saturated", (30,), [(20, "relu"), (7, "softmax")], False, 30.0),
+]
+
+
+@pytest.mark.parametrize(("case", "input_shape", "layers", "from_logits", "scale"), GRADIENT_CASES,
+                         ids=[c[0] for c in GRADIENT_CASES])
+def test_gradients_match_gradient_tape(tfk, case, input_shape, layers, from_logits, scale, record_property):
     """``loss_and_gradients`` vs ``tf.GradientTape`` on the Keras twin: every parameter within 1e-5 relative.
 
-    Relative error = norm(ours - ref) / norm(ref), per parameter tensor.
+    Relative error = norm(ours - ref) / norm(ref), per parameter tensor. The loss and ``evaluate`` must agree
+    to 1e-6 relative.
     """
     tf, keras = tfk
-    (input_dim,), layers = arch
+    (input_dim,) = input_shape
     model = build(input_dim, layers, seed=21)
-    model.compile(optimizer="adam", loss=SparseCategoricalCrossentropy(from_logits=True))
+    model.set_weights([w * np.float32(scale) for w in model.get_weights()])
+    model.compile(optimizer="adam", loss=SparseCategoricalCrossentropy(from_logits=from_logits))
     twin = keras_twin(keras, model)
     rng = np.random.default_rng(4)
     x = rng.random((45, input_dim), dtype=np.float32)   # 45: not a power of two, so 1/N is inexact
     y = rng.integers(0, layers[-1][0], size=45)
 
     loss, grads = model.loss_and_gradients(x, y)
-    ref_loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    ref_loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=from_logits)
     with tf.GradientTape() as tape:
         ref_loss = ref_loss_fn(y, twin(x, training=True))
     ref_grads = tape.gradient(ref_loss, twin.trainable_variables)
@@ -212,10 +223,15 @@ def test_gradients_match_gradient_tape(tfk, arch, record_property):
         assert g.shape == ref.shape and g.dtype == np.float32
         errs.append(rel_err(g, ref))
         assert errs[-1] <= 1e-5, f"parameter {i} {g.shape}: gradient relative error {errs[-1]}"
-    loss_err = abs(loss - float(ref_loss)) / abs(float(ref_loss))
-    record(record_property, f"gradients[{arch[1][0][1]}]", loss_rel=loss_err, max_rel=max(errs),
-           per_param=" ".join(f"{e:.2g}" for e in errs))
-    assert loss_err <= 1e-6
+    ref_loss = float(ref_loss)
+    loss_err = abs(loss - ref_loss) / abs(ref_loss)
+    twin.compile(loss=ref_loss_fn, jit_compile=False)
+    ours_eval, ref_eval = model.evaluate(x, y), twin.evaluate(x, y, batch_size=32, verbose=0)
+    eval_err = abs(ours_eval - ref_eval) / abs(ref_eval)
+    record(record_property, f"gradients[{case}]", loss=ref_loss, loss_rel=loss_err,
+           evaluate_rel=eval_err, max_rel=max(errs), per_param=" ".join(f"{e:.2g}" for e in errs))
+    assert loss_err <= 1e-6, f"loss: tinynet {loss!r} vs Keras {ref_loss!r}"
+    assert eval_err <= 1e-6, f"evaluate: tinynet {ours_eval!r} vs Keras {ref_eval!r}"
 
 
 # -- 5. optimizer steps --------------------------------------------------------------------------------------
