@@ -16,9 +16,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import digits_path
 
 import tinynet
+from tests.conftest import digits_path
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"

@@ -6,12 +6,11 @@
     from tinynet.optimizers import Adam
 """
 
-from . import callbacks, gradcheck, initializers, layers, losses, metrics, optimizers
-from . import inspect as inspect  # public module; belongs in __all__
+from . import callbacks, gradcheck, initializers, inspect, layers, losses, metrics, optimizers
 from .callbacks import History
 from .models import DivergenceError, Sequential
 from .saving import load_model
 
 __version__ = "0.1.0"
-__all__ = ["Sequential", "load_model", "History", "DivergenceError", "layers", "losses", "optimizers", "initializers",
-           "metrics", "callbacks", "gradcheck"]
+__all__ = ["Sequential", "load_model", "History", "DivergenceError", "layers", "losses", "optimizers",
+           "initializers", "metrics", "callbacks", "gradcheck", "inspect"]

@@ -1,4 +1,11 @@
-"""Training records."""
+"""Training records and hooks.
+
+``History`` is what ``fit`` returns. ``Callback`` is the base class for objects passed as
+``fit(..., callbacks=[...])``: ``fit`` calls their hooks at the start and end of training, of each epoch and after
+each optimizer step. During ``on_train_batch_end`` a callback may read (never write) the model's flat buffers:
+``model._flat_params`` (weights after the step), ``model._previous_params`` (weights before it) and
+``model._flat_grads`` (the gradient the step used), and the layers' cached activations.
+"""
 
 from __future__ import annotations
 
@@ -30,3 +37,29 @@ class History:
 
     def __repr__(self) -> str:
         return f"<History epochs={len(self.epoch)} keys={list(self.history)}>"
+
+
+class Callback:
+    """Base class for ``fit`` hooks (Keras's names); every hook does nothing unless overridden.
+
+    ``logs`` is ``{"loss": batch loss}`` after a step, the epoch's logs (``loss``, metrics, ``val_*``) at an
+    epoch's end, and ``None`` elsewhere. Setting ``model.stop_training = True`` ends ``fit`` after the epoch.
+    """
+
+    model = None
+
+    def set_model(self, model) -> None:
+        self.model = model
+
+    def on_train_begin(self, logs=None) -> None: ...
+
+    def on_epoch_begin(self, epoch: int, logs=None) -> None: ...
+
+    def on_train_batch_end(self, batch: int, logs=None) -> None: ...
+
+    def on_epoch_end(self, epoch: int, logs=None) -> None: ...
+
+    def on_train_end(self, logs=None) -> None: ...
+
+
+__all__ = ["History", "Callback"]

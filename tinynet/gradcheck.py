@@ -114,7 +114,7 @@ def check_model(model, x, y, h: float = 1e-6, tol: float = 1e-6) -> Report:
     x, y = model._xy(x, y)
 
     def f():
-        return float(model.loss._reduce(model.loss._per_sample(y, model._forward(x, False), False)[0]))
+        return float(model.loss._reduce(model._loss_values(y, model._forward(x, False))))
 
     report = Report(tol=tol)
     names = [f"{layer.name}/{p}" for layer in model.layers for p in layer.param_names]

@@ -78,3 +78,6 @@ def get(identifier, name: str = "initializer"):
     if isinstance(identifier, str):
         raise ValueError(f"{name}: expected one of {sorted(_BY_NAME)} or a callable, received {identifier!r}")
     raise TypeError(f"{name}: expected an initializer name or a callable, received {describe(identifier)}")
+
+
+__all__ = ["glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "zeros", "ones", "get"]

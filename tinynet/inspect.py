@@ -8,12 +8,10 @@ Two ways in:
   *next* optimizer step would make (measured by running that step on copies of the weights with a copy of
   the optimizer). It changes nothing in the model: weights, optimizer state and the gradient buffer are as
   they were.
-* :func:`fit_with_monitor` is a training function. It trains exactly like ``model.fit`` (same batches, same
-  random draws, same updates: the weights come out bit-identical) with its own loop over the model's
-  internals, and returns the ``History`` together with a :class:`TrainingMonitor` holding, for every step,
-  the batch loss, each parameter tensor's gradient norm, its update/weight ratio
-  ``||w_after - w_before|| / ||w_before||`` and the fraction of zero activations in each ReLU layer.
-  ``model.fit`` has no callbacks, so this is how to watch them.
+* :class:`TrainingMonitor` is a ``fit`` callback (:func:`fit_with_monitor` is the shortcut) that records, for
+  every step, the batch loss, each parameter tensor's gradient norm, its update/weight ratio
+  ``||w_after - w_before|| / ||w_before||`` and the fraction of zero activations in each ReLU layer. It only
+  reads, so training is bit-identical with or without it.
 
 Plots (PNG, written atomically with matplotlib's Agg canvas, whatever the pyplot backend):
 :func:`plot_activations`, :func:`plot_gradient_norms`, :func:`plot_update_ratios`. Each takes an output
@@ -28,17 +26,15 @@ from __future__ import annotations
 import copy
 import math
 import os
-import sys
 import tempfile
-import time
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from ._validation import describe, positive_int, real_number
-from .callbacks import History
+from .callbacks import Callback
 from .layers import Activation, ReLU
-from .models import Sequential, _verbosity
+from .models import Sequential
 
 
 # -- what an inspection returns ------------------------------------------------------------------------
@@ -145,6 +141,13 @@ def _is_relu(layer) -> bool:
     return isinstance(getattr(layer, "activation", None), ReLU)
 
 
+def _relu_of(layer) -> ReLU:
+    """The ReLU object inside a ReLU layer, an ``Activation("relu")`` or a ``Dense(activation="relu")``."""
+    if isinstance(layer, ReLU):
+        return layer
+    return layer._fn if isinstance(layer, Activation) else layer.activation
+
+
 def _kind(layer) -> str:
     act = getattr(layer, "activation_name", None)
     name = type(layer).__name__
@@ -230,9 +233,11 @@ def inspect_batch(model, x, y) -> Inspection:
 
 
 # -- over training -------------------------------------------------------------------------------------
-@dataclass
-class TrainingMonitor:
-    """What :func:`fit_with_monitor` recorded, one row per optimizer step.
+class TrainingMonitor(Callback):
+    """A ``fit`` callback that records, for every optimizer step, what training is doing inside the model.
+
+    ``model.fit(x, y, callbacks=[monitor])`` (or :func:`fit_with_monitor`). It only reads arrays, so training is
+    bit-identical with or without it. After training:
 
     Attributes
     ----------
@@ -250,104 +255,65 @@ class TrainingMonitor:
         For each ReLU layer, the fraction of its activations that were exactly 0 on each batch.
     """
 
-    param_names: list[str]
-    steps_per_epoch: int
-    losses: np.ndarray
-    grad_norms: np.ndarray
-    update_ratios: np.ndarray
-    zero_fractions: dict[str, np.ndarray]
+    def __init__(self):
+        self.param_names: list[str] = []
+        self.steps_per_epoch = 0
+        self._losses: list[float] = []
+        self._grad_norms: list[list[float]] = []
+        self._ratios: list[list[float]] = []
+        self._zeros: dict[str, list[float]] = {}
+
+    def on_train_begin(self, logs=None):
+        model = self.model
+        self._slices = _param_slices(model)
+        self.param_names = [name for name, _ in self._slices]
+        self.steps_per_epoch = model.history.params["steps"]
+        self._relus = [(layer.name, _relu_of(layer)) for layer in model.layers if _is_relu(layer)]
+        for name, _ in self._relus:
+            self._zeros.setdefault(name, [])
+
+    def on_train_batch_end(self, batch, logs=None):
+        model = self.model
+        after, before, grads = model._flat_params, model._previous_params, model._flat_grads
+        self._losses.append(float(logs["loss"]))
+        self._grad_norms.append([_norm(grads[s]) for _, s in self._slices])
+        self._ratios.append([_ratio(_norm(after[s] - before[s]), _norm(before[s])) for _, s in self._slices])
+        for name, relu in self._relus:
+            # The ReLU's cached mask is sign(out): 1.0 where the unit fired, 0.0 where its output was 0.
+            self._zeros[name].append(1.0 - float(relu._mask.mean()))
+
+    @property
+    def losses(self) -> np.ndarray:
+        return np.asarray(self._losses, dtype=np.float64)
+
+    @property
+    def grad_norms(self) -> np.ndarray:
+        return np.asarray(self._grad_norms, dtype=np.float64).reshape(-1, len(self.param_names))
+
+    @property
+    def update_ratios(self) -> np.ndarray:
+        return np.asarray(self._ratios, dtype=np.float64).reshape(-1, len(self.param_names))
+
+    @property
+    def zero_fractions(self) -> dict[str, np.ndarray]:
+        return {name: np.asarray(v, dtype=np.float64) for name, v in self._zeros.items()}
 
     @property
     def steps(self) -> int:
-        return int(self.losses.shape[0])
+        return len(self._losses)
 
 
-def fit_with_monitor(model, x, y, batch_size=None, epochs=1, shuffle=True, verbose=0):
-    """Train ``model`` on ``(x, y)`` exactly as ``model.fit`` would, recording gradients and updates per step.
+def fit_with_monitor(model, x, y, **fit_kwargs):
+    """``model.fit(x, y, callbacks=[monitor], **fit_kwargs)`` with a fresh :class:`TrainingMonitor`.
 
-    Parameters
-    ----------
-    model : Sequential
-        Compiled and built.
-    x : array of shape (n, features...)
-    y : targets for the loss, e.g. labels of shape (n,) or (n, 1)
-    batch_size : int or None (32), epochs : int, shuffle : bool, verbose : 0, 1, 2 or "auto"
-        As in ``fit``; validation is not supported here (evaluate separately).
-
-    Returns
-    -------
-    history : History
-        The same numbers ``model.fit`` would return.
-    monitor : TrainingMonitor
-
-    The loop is ``fit``'s: a fresh permutation from the model's generator each epoch when ``shuffle``,
-    consecutive slices of it as batches, then per batch forward, fused loss, backward and one optimizer
-    step on the model's flat buffers. Recording only reads arrays (plus a copy of the weights before each
-    step), so with the same seed the weights end bit-identical to ``fit``'s.
+    Returns ``(history, monitor)``. Any ``fit`` argument can be passed (``epochs``, ``batch_size``,
+    ``shuffle``, ``validation_data``, ...); the weights come out exactly as plain ``fit``'s would.
     """
     _require_model(model, "fit_with_monitor")
-    batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
-    epochs = positive_int(epochs, "epochs")
-    verbose = _verbosity(verbose)
-    if not isinstance(shuffle, bool):
-        raise TypeError(f"shuffle: expected True or False, received {describe(shuffle)}")
-    x, y = model._xy(x, y)
-
-    n = x.shape[0]
-    steps = math.ceil(n / batch_size)
-    history = History({"verbose": verbose, "epochs": epochs, "steps": steps}, model=model)
-    model.history = history
-    slices = _param_slices(model)
-    relu_layers = {i for i, layer in enumerate(model.layers) if _is_relu(layer)}
-    flat_params, flat_grads = model._flat_params, model._flat_grads
-    params, grads = [flat_params], [flat_grads]
-    loss_vg, apply, metrics = model.loss._value_and_grad, model.optimizer._apply, model._metrics
-    losses, gnorms, ratios = [], [], []
-    zeros = {model.layers[i].name: [] for i in relu_layers}
-    before = np.empty_like(flat_params)
-    for epoch in range(epochs):
-        start_time = time.perf_counter()
-        if shuffle:
-            order = model._rng.permutation(n)
-            xe, ye = x[order], y[order]
-        else:
-            xe, ye = x, y
-        total = 0.0
-        correct = [0] * len(metrics)
-        for start in range(0, n, batch_size):
-            xb, yb = xe[start:start + batch_size], ye[start:start + batch_size]
-            out = xb
-            for i, layer in enumerate(model.layers):
-                out = layer.forward(out, True)
-                if i in relu_layers:
-                    zeros[layer.name].append(float(np.mean(out == 0)))
-            loss, grad = loss_vg(yb, out)
-            for k, (_, count) in enumerate(metrics):
-                correct[k] += count(yb, out)
-            model._backward(grad)
-            before[...] = flat_params
-            apply(params, grads)
-            total += loss * xb.shape[0]
-            losses.append(loss)
-            gnorms.append([_norm(flat_grads[s]) for _, s in slices])
-            ratios.append([_ratio(_norm(flat_params[s] - before[s]), _norm(before[s])) for _, s in slices])
-        logs = {"loss": total / n}
-        for (key, _), c in zip(metrics, correct, strict=True):
-            logs[key] = c / n
-        history.record(epoch, logs)
-        if verbose:
-            parts = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-            print(f"Epoch {epoch + 1}/{epochs} - {time.perf_counter() - start_time:.2f}s - {parts}",
-                  file=sys.stdout, flush=True)
-    width = len(slices)
-    monitor = TrainingMonitor(
-        param_names=[name for name, _ in slices],
-        steps_per_epoch=steps,
-        losses=np.asarray(losses, dtype=np.float64),
-        grad_norms=np.asarray(gnorms, dtype=np.float64).reshape(-1, width),
-        update_ratios=np.asarray(ratios, dtype=np.float64).reshape(-1, width),
-        zero_fractions={name: np.asarray(v, dtype=np.float64) for name, v in zeros.items()},
-    )
+    monitor = TrainingMonitor()
+    callbacks = list(fit_kwargs.pop("callbacks", None) or []) + [monitor]
+    fit_kwargs.setdefault("verbose", 0)
+    history = model.fit(x, y, callbacks=callbacks, **fit_kwargs)
     return history, monitor
 
 

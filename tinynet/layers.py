@@ -170,9 +170,17 @@ class Softmax(Layer):
 
     For classification prefer a linear output with ``from_logits=True`` in the loss: it is fused, exact and
     cheaper.
+
+    As a model's output under ``SparseCategoricalCrossentropy(from_logits=False)``, Keras computes the loss
+    from this softmax's *input* (the logits), not from the clipped probabilities. ``Sequential`` does the
+    same: it reads ``logits`` (the last input, kept by reference) and sets ``logits_to_loss``, which makes
+    ``backward`` pass the loss's gradient, already taken with respect to the logits, straight through.
     """
 
+    logits_to_loss = False
+
     def forward(self, x, training=False):
+        self.logits = x
         e = np.exp(x - x.max(axis=-1, keepdims=True))
         out = e / e.sum(axis=-1, keepdims=True)
         if training:
@@ -180,6 +188,8 @@ class Softmax(Layer):
         return out
 
     def backward(self, grad, need_input_grad=True):
+        if self.logits_to_loss:
+            return grad
         s = self._out
         return s * (grad - (grad * s).sum(axis=-1, keepdims=True))
 

@@ -31,3 +31,6 @@ def get(identifier) -> tuple[str, object]:
     if identifier not in _BY_NAME:
         raise ValueError(f"metrics: expected names from {sorted(_BY_NAME)}, received {identifier!r}")
     return _BY_NAME[identifier]
+
+
+__all__ = ["sparse_categorical_accuracy_count", "get"]

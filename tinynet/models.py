@@ -23,8 +23,8 @@ from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from ._io import atomic_savez, read_npz
 from ._validation import describe, float_array, float_dtype, positive_int, real_number
-from .callbacks import History
-from .layers import Layer, _shape_tuple
+from .callbacks import Callback, History
+from .layers import Activation, Dense, Layer, Softmax, _shape_tuple
 
 
 class DivergenceError(FloatingPointError):
@@ -95,6 +95,7 @@ class Sequential:
         self.layers: list[Layer] = []
         self.built = False
         self.loss = self.optimizer = None
+        self._logits_loss = None
         self.compiled = False
         self._metrics: list[tuple[str, object]] = []
         self.history: History | None = None
@@ -204,6 +205,10 @@ class Sequential:
                              f"received loss {type(loss_obj).__name__}")
         self.loss, self.optimizer, self._metrics = loss_obj, opt, resolved
         self._metric_names = list(metrics)
+        # For a softmax output, Keras takes this loss from the softmax's logits (see _loss_head).
+        scce = losses_mod.SparseCategoricalCrossentropy
+        self._logits_loss = (scce(from_logits=True, reduction=loss_obj.reduction)
+                             if isinstance(loss_obj, scce) and not loss_obj.from_logits else None)
         self.compiled = True
 
     # -- data checks ---------------------------------------------------------------------------------------
@@ -250,6 +255,39 @@ class Sequential:
         for i in range(len(layers) - 1, -1, -1):
             grad = layers[i].backward(grad, i > 0)
 
+    def _loss_head(self) -> Softmax | None:
+        """The output softmax whose logits the loss reads, or None.
+
+        Keras computes ``SparseCategoricalCrossentropy(from_logits=False)`` on a softmax output from the
+        softmax's input: no clipping of the probabilities, and the gradient ``(softmax - onehot) / N`` with
+        respect to the logits. So does tinynet, for a model ending in ``Dense(activation="softmax")``,
+        ``Activation("softmax")`` or ``Softmax()``.
+        """
+        last = self.layers[-1]
+        act = last._fn if isinstance(last, Activation) else last
+        act = act.activation if isinstance(act, Dense) else act
+        if not isinstance(act, Softmax):
+            return None
+        act.logits_to_loss = self._logits_loss is not None
+        return act if act.logits_to_loss else None
+
+    def _loss_functions(self):
+        """``(value_and_grad, per_sample)`` for the batch just forwarded, resolved once per call of fit/evaluate.
+
+        Both take ``(y, out)``; with a softmax head they read its logits instead of ``out``.
+        """
+        head = self._loss_head()
+        if head is None:
+            loss = self.loss
+            return loss._value_and_grad, lambda y, out: loss._per_sample(y, out, want_grad=False)[0]
+        loss = self._logits_loss
+        return (lambda y, out: loss._value_and_grad(y, head.logits),
+                lambda y, out: loss._per_sample(y, head.logits, want_grad=False)[0])
+
+    def _loss_values(self, y, out) -> np.ndarray:
+        """Per-sample losses of the batch just forwarded, shape (n,)."""
+        return self._loss_functions()[1](y, out)
+
     def loss_and_gradients(self, x, y) -> tuple[float, list[np.ndarray]]:
         """The loss on ``(x, y)`` and its gradient for every parameter (copies, in ``get_weights`` order).
 
@@ -258,13 +296,13 @@ class Sequential:
         self._require_compiled("loss_and_gradients")
         x, y = self._xy(x, y)
         self.build(x.shape[1:])
-        loss, grad = self.loss._value_and_grad(y, self._forward(x, training=True))
+        loss, grad = self._loss_functions()[0](y, self._forward(x, training=True))
         self._backward(grad)
         return loss, [g.copy() for layer in self.layers for g in layer.grads]
 
     # -- fit / evaluate / predict ----------------------------------------------------------------------------
     def fit(self, x, y, batch_size=None, epochs=1, verbose="auto", validation_split=0.0, validation_data=None,
-            shuffle=True) -> History:
+            shuffle=True, callbacks=None) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches; return a :class:`History`.
 
         x : array of shape (n_samples, features...); y : targets for the loss, e.g. labels of shape (n,) or (n, 1).
@@ -272,6 +310,7 @@ class Sequential:
         the last, smaller batch is included. ``history["loss"][e]`` is the sample-weighted mean of the batch losses
         of epoch ``e``, each computed before that batch's update (Keras's definition). ``validation_split=f``
         holds out the *last* ``n - floor(n * (1 - f))`` samples, before any shuffling, as Keras does.
+        ``callbacks``: a list of :class:`tinynet.callbacks.Callback`.
         """
         # Every check happens before any state changes.
         self._require_compiled("fit")
@@ -281,6 +320,10 @@ class Sequential:
         split = real_number(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
         if not isinstance(shuffle, bool):
             raise TypeError(f"shuffle: expected True or False, received {describe(shuffle)}")
+        if callbacks is None:
+            callbacks = []
+        if not isinstance(callbacks, (list, tuple)) or not all(isinstance(c, Callback) for c in callbacks):
+            raise TypeError(f"callbacks: expected a list of tinynet.callbacks.Callback, received {describe(callbacks)}")
         x, y = self._xy(x, y)
         val = None
         if validation_data is not None:
@@ -307,12 +350,18 @@ class Sequential:
         self.history = history
         self.stop_training = False
         params, grads = [self._flat_params], [self._flat_grads]
-        forward, backward, loss_vg, apply = (self._forward, self._backward, self.loss._value_and_grad,
-                                             self.optimizer._apply)
+        loss_vg, _ = self._loss_functions()
+        forward, backward, apply = self._forward, self._backward, self.optimizer._apply
         metrics = self._metrics
         previous = self._flat_params.copy()      # weights before the latest update, for the divergence guard
+        self._previous_params = previous
+        for callback in callbacks:
+            callback.set_model(self)
+            callback.on_train_begin()
         with _DeferredInterrupt() as interrupt:
             for epoch in range(epochs):
+                for callback in callbacks:
+                    callback.on_epoch_begin(epoch)
                 start_time = time.perf_counter()
                 if shuffle:
                     order = self._rng.permutation(n)
@@ -333,6 +382,8 @@ class Sequential:
                     np.copyto(previous, params[0])
                     apply(params, grads)
                     total += loss * xb.shape[0]
+                    for callback in callbacks:
+                        callback.on_train_batch_end(step, {"loss": loss})
                     if interrupt.requested:
                         break
                 if interrupt.requested:
@@ -346,12 +397,16 @@ class Sequential:
                     for key, value in self._evaluate_arrays(val[0], val[1], batch_size).items():
                         logs["val_" + key] = value
                 history.record(epoch, logs)
+                for callback in callbacks:
+                    callback.on_epoch_end(epoch, dict(logs))
                 if verbose:
                     seconds = time.perf_counter() - start_time
                     parts = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
                     print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {parts}", file=sys.stdout, flush=True)
                 if self.stop_training:
                     break
+        for callback in callbacks:
+            callback.on_train_end()
         if interrupt.requested:
             raise KeyboardInterrupt(
                 f"fit interrupted during epoch {epoch + 1}/{epochs}: the model keeps the weights after step "
@@ -379,12 +434,13 @@ class Sequential:
                 UserWarning, stacklevel=3)
 
     def _evaluate_arrays(self, x, y, batch_size) -> dict[str, float]:
+        _, per_sample = self._loss_functions()
         total = 0.0
         correct = [0] * len(self._metrics)
         for start in range(0, x.shape[0], batch_size):
             xb, yb = x[start:start + batch_size], y[start:start + batch_size]
             out = self._forward(xb, False)
-            values = self.loss._per_sample(yb, out, want_grad=False)[0]
+            values = per_sample(yb, out)
             total += float(self.loss._reduce(values)) * xb.shape[0]
             for k, (_, count) in enumerate(self._metrics):
                 correct[k] += count(yb, out)
