@@ -6,10 +6,10 @@
     from tinynet.optimizers import Adam
 """
 
-from . import callbacks, gradcheck, initializers, layers, losses, metrics, optimizers
+from . import callbacks, datasets, gradcheck, initializers, layers, losses, metrics, optimizers
 from .callbacks import History
 from .models import DivergenceError, Sequential
 
 __version__ = "0.1.0"
 __all__ = ["Sequential", "History", "DivergenceError", "layers", "losses", "optimizers", "initializers",
-           "metrics", "callbacks", "gradcheck"]
+           "metrics", "callbacks", "gradcheck", "datasets"]
