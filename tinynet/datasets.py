@@ -149,12 +149,12 @@ def _read_idx(path: str, magic: int, ndim: int) -> tuple[np.ndarray, tuple[int, 
     raw = _read_bytes(path)
     kind = "images" if magic == _IDX_IMAGES else "labels"
     header = 4 + 4 * ndim
+    found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
+    if found is not None and found != magic:
+        raise ValueError(f"{path!r} is not an MNIST {kind} IDX file: magic number {found}, expected {magic}")
     if len(raw) < header:
         raise ValueError(f"{path!r} is not an MNIST {kind} IDX file: {len(raw)} bytes, shorter than its "
                          f"{header}-byte header")
-    found = int.from_bytes(raw[:4], "big")
-    if found != magic:
-        raise ValueError(f"{path!r} is not an MNIST {kind} IDX file: magic number {found}, expected {magic}")
     dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
     if 0 in dims:
         raise ValueError(f"{path!r}: the IDX header gives dimensions {dims}; expected all to be positive")
