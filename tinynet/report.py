@@ -13,6 +13,7 @@ import tempfile
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from ._validation import class_labels, describe
 
@@ -184,24 +185,41 @@ def _images_and_labels(images, y_true):
 
 
 def _digit_grid(images, labels, columns: int, header: str, two_lines: bool = False) -> Figure:
+    """Digits in a grid, each titled by ``labels[k] = (text, colour or None)``; coloured ones get a frame.
+
+    All digits go into one mosaic image on one axes (blank margins hold the titles), which renders several times
+    faster than a subplot per digit.
+    """
     n = len(images)
     columns = max(1, min(columns, n))
     rows = -(-n // columns)
-    fig = _figure(1.35 * columns, (1.75 if two_lines else 1.5) * rows + 0.5)
+    h, w = images.shape[1:]
+    cell, header_in = 1.05, 0.5                          # inches per digit height, for the figure title
+    unit = h / cell                                     # image pixels per inch
+    gap = max(1, round(0.3 * unit))                     # blank pixels between columns
+    top = max(2, round((0.5 if two_lines else 0.3) * unit))   # blank pixels above each digit, for its title
+    pitch_x, pitch_y = w + gap, h + top
+    mosaic = np.full((rows * pitch_y + max(1, round(0.1 * unit)), columns * pitch_x), np.nan)  # + bottom margin
+    for k in range(n):
+        y0, x0 = (k // columns) * pitch_y + top, (k % columns) * pitch_x + gap // 2
+        mosaic[y0:y0 + h, x0:x0 + w] = images[k]
+    width_in, height_in = mosaic.shape[1] / unit, mosaic.shape[0] / unit + header_in
+    fig = Figure(figsize=(width_in, height_in), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1 - header_in / height_in))
+    ax.set_axis_off()
     # Digits scaled to about [0, 1] (ex3data1 overshoots a little) share one ink scale: 0 is white paper.
     lo, hi = float(np.min(images)), float(np.max(images))
-    scale = {"vmin": 0.0, "vmax": 1.0} if lo >= -0.5 and hi <= 1.5 else {}
+    scale = (0.0, 1.0) if lo >= -0.5 and hi <= 1.5 else (lo, hi)
+    ax.imshow(mosaic, cmap="gray_r", interpolation="nearest", vmin=scale[0], vmax=scale[1], aspect="equal",
+              extent=(0, mosaic.shape[1], mosaic.shape[0], 0))
     for k in range(n):
-        ax = fig.add_subplot(rows, columns, k + 1)
-        ax.imshow(images[k], cmap="gray_r", interpolation="nearest", **scale)
+        y0, x0 = (k // columns) * pitch_y + top, (k % columns) * pitch_x + gap // 2
         text, color = labels[k]
-        ax.set_title(text, fontsize=9, color=color or "black")
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_color(color or "#bbbbbb")
-            spine.set_linewidth(2.5 if color else 0.8)
-    fig.suptitle(header, fontsize=12)
+        ax.text(x0 + w / 2, y0 - 0.05 * unit, text, ha="center", va="bottom", fontsize=9, color=color or "black")
+        ax.add_patch(Rectangle((x0, y0), w, h, fill=False, edgecolor=color or "#bbbbbb",
+                               linewidth=2.5 if color else 0.8))
+    fig.suptitle(header, fontsize=12, y=1 - 0.12 / height_in, va="top")
     return fig
 
 
