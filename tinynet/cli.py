@@ -208,10 +208,14 @@ def _train(args) -> int:
           f"{args.batch_size}; training on {len(y_train)}, validating on {len(y_val)} (stratified)", flush=True)
     interrupted = False
     try:
-        model.fit(X_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=2,
-                  validation_data=(X_val, y_val))
+        # Overflow on the way to divergence would print NumPy warnings; fit's divergence guard reports it instead.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            model.fit(X_train, y_train, batch_size=args.batch_size, epochs=args.epochs, verbose=2,
+                      validation_data=(X_val, y_val))
     except KeyboardInterrupt:
         interrupted = True
+    except DivergenceError as exc:
+        raise ValueError(f"{exc} (--learning-rate was {args.learning_rate:g})") from exc
     history = model.history.history if model.history is not None else {}
     done = len(model.history.epoch) if model.history is not None else 0
     if interrupted:
@@ -362,9 +366,6 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except DivergenceError as exc:
-        print(f"error: {' '.join(str(exc).split())} (try a smaller --learning-rate)", file=sys.stderr)
-        return EXIT_ERROR
     except (ValueError, TypeError, OSError, ImportError) as exc:
         print(f"error: {' '.join(str(exc).split())}", file=sys.stderr)
         return EXIT_ERROR
