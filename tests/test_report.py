@@ -115,6 +115,9 @@ def test_write_figures_full_set_and_without_images(tmp_path):
         png_size(path)
         assert os.path.getsize(path) > 2000
     assert sorted(os.listdir(tmp_path)) == sorted(os.path.basename(p) for p in written.values())  # no temp files
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert {os.stat(p).st_mode & 0o777 for p in written.values()} == {0o666 & ~mask}   # not mkstemp's 0o600
     other = tmp_path / "other"
     other.mkdir()
     assert set(report.write_figures(other, None, y, probs, rng=np.random.default_rng(0))) == {"confusion"}

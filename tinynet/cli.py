@@ -18,7 +18,6 @@ import datetime
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
@@ -159,18 +158,8 @@ def _make_out_dir(out: str | None) -> str:
 
 def _write_json(path: str, payload: dict) -> None:
     """JSON to a temporary file in the same folder, then ``os.replace`` onto ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=".tinynet-", suffix=".json.tmp", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    text = json.dumps(payload, indent=2) + "\n"
+    report._atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
 
 
 def _scores(model: Sequential, X: np.ndarray, y: np.ndarray, n_classes: int) -> dict:

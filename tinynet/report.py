@@ -226,14 +226,31 @@ def _digit_grid(images, labels, columns: int, header: str, two_lines: bool = Fal
 def _save(fig: Figure, path) -> str:
     """Write ``fig`` as PNG to ``path`` atomically; return the path."""
     path = os.fspath(path)
+    _atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=_DPI))
+    return path
+
+
+def _atomic_write(path: str, write) -> None:
+    """Call ``write(binary file)`` on a temporary file in ``path``'s folder, then ``os.replace`` it onto ``path``.
+
+    The file gets the permissions a plain ``open`` would give (0o666 minus the umask), not mkstemp's 0o600.
+    """
     folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tinynet-", suffix=".png.tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".tinynet-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=_DPI)
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)   # the only way to read it is to set it; put it straight back
+    os.umask(mask)
+    return mask
