@@ -6,11 +6,11 @@
     from tinynet.optimizers import Adam
 """
 
-from . import callbacks, gradcheck, initializers, inspect, layers, losses, metrics, optimizers
+from . import callbacks, datasets, gradcheck, initializers, inspect, layers, losses, metrics, optimizers
 from .callbacks import History
 from .models import DivergenceError, Sequential
 from .saving import load_model
 
 __version__ = "0.1.0"
 __all__ = ["Sequential", "load_model", "History", "DivergenceError", "layers", "losses", "optimizers",
-           "initializers", "metrics", "callbacks", "gradcheck", "inspect"]
+           "initializers", "metrics", "callbacks", "gradcheck", "inspect", "datasets"]

@@ -8,24 +8,49 @@ import tempfile
 import numpy as np
 
 
-def atomic_savez(path, arrays: dict[str, np.ndarray]) -> None:
-    """``np.savez`` to a temporary file in the target folder, then ``os.replace`` onto ``path``."""
+def output_path(path, name: str = "path") -> str:
+    """``path`` as a string, checked to name a file in an existing folder (before anything is computed)."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a file path (str or os.PathLike), received {type(path).__name__}")
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise ValueError(f"path: expected a file in an existing folder, received {path!r} ({folder!r} does not "
+        raise ValueError(f"{name}: expected a file in an existing folder, received {path!r} ({folder!r} does not "
                          "exist)")
-    fd, tmp = tempfile.mkstemp(prefix=".tinynet-", suffix=".npz.tmp", dir=folder)
+    return path
+
+
+def atomic_write(path, write) -> str:
+    """Call ``write(binary file)`` on a temporary file in ``path``'s folder, then ``os.replace`` it onto ``path``.
+
+    A crash never leaves a half-written file under the real name. The file gets the permissions a plain ``open``
+    would give (0o666 minus the umask), not mkstemp's 0o600. Returns ``path`` as a string.
+    """
+    path = output_path(path)
+    fd, tmp = tempfile.mkstemp(prefix=".tinynet-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)   # the only way to read the umask is to set it; put it straight back
+    os.umask(mask)
+    return mask
+
+
+def atomic_savez(path, arrays: dict[str, np.ndarray]) -> str:
+    """``np.savez`` written atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda fh: np.savez(fh, **arrays))
 
 
 def read_npz(path) -> dict[str, np.ndarray]:

@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import copy
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._io import atomic_write, output_path
 from ._validation import describe, positive_int, real_number
 from .callbacks import Callback
 from .layers import Activation, ReLU
@@ -323,17 +322,6 @@ def _check_type(value, cls, name: str) -> None:
         raise TypeError(f"{name}: expected a tinynet.inspect.{cls.__name__}, received {describe(value)}")
 
 
-def _check_path(path) -> str:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path: expected a file path (str or os.PathLike), received {describe(path)}")
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ValueError(f"path: expected a file in an existing folder, received {path!r} "
-                         f"({folder!r} does not exist)")
-    return path
-
-
 def _new_figure(width: float, height: float):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -343,26 +331,9 @@ def _new_figure(width: float, height: float):
     return fig
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _save(fig, path: str) -> str:
-    """Write ``fig`` as PNG to a temporary file beside ``path``, then move it into place."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tinynet-", suffix=".png.tmp", dir=folder)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fig.savefig(fh, format="png", dpi=100)
-        os.chmod(tmp, 0o666 & ~_umask())              # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write ``fig`` as PNG atomically (temporary file beside ``path``, then rename)."""
+    return atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=100))
 
 
 def plot_activations(inspection: Inspection, path, bins: int = 40) -> str:
@@ -372,7 +343,7 @@ def plot_activations(inspection: Inspection, path, bins: int = 40) -> str:
     the spike of zeros does not hide the rest.
     """
     _check_type(inspection, Inspection, "inspection")
-    path = _check_path(path)
+    path = output_path(path)
     bins = positive_int(bins, "bins")
     names = inspection.layer_names
     cols = min(3, len(names))
@@ -433,7 +404,7 @@ def plot_gradient_norms(monitor: TrainingMonitor, path, smooth: int = 20) -> str
     """Gradient norm of every parameter tensor over training (running mean over ``smooth`` steps); returns
     ``path``."""
     _check_type(monitor, TrainingMonitor, "monitor")
-    path = _check_path(path)
+    path = output_path(path)
     smooth = _smooth_arg(smooth)
     fig = _new_figure(8, 4.5)
     ax = fig.subplots()
@@ -451,7 +422,7 @@ def plot_update_ratios(monitor: TrainingMonitor, path, smooth: int = 20,
     leaves it out.
     """
     _check_type(monitor, TrainingMonitor, "monitor")
-    path = _check_path(path)
+    path = output_path(path)
     smooth = _smooth_arg(smooth)
     if reference is not None:
         reference = real_number(reference, "reference", low=0.0, low_open=True)

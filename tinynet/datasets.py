@@ -1,0 +1,292 @@
+"""Digit data sets: the course file ``ex3data1.mat``, MNIST IDX files, scikit-learn's 8x8 digits; a stratified split.
+
+Every loader returns ``(X, y)`` with ``X`` float32 of shape (n_samples, n_features), one flattened image per row,
+and ``y`` int64 of shape (n_samples,) holding the digit 0..9. Every failure to read a file is a ``ValueError``
+naming the file and the problem.
+
+Image layout differs between sources: ``ex3data1.mat`` stores each image column-major (MATLAB order), MNIST and
+scikit-learn row-major. :func:`to_images` turns rows back into upright images for either.
+"""
+
+from __future__ import annotations
+
+import gzip
+import math
+import numbers
+import os
+import zlib
+
+import numpy as np
+
+from ._validation import class_labels, describe, real_number
+
+__all__ = ["load_ex3data1", "load_mnist_idx", "load_digits", "to_images", "train_test_split"]
+
+
+# -- ex3data1.mat ------------------------------------------------------------------------------------------
+def load_ex3data1(path="Data/ex3data1.mat") -> tuple[np.ndarray, np.ndarray]:
+    """Read a MAT file in the layout of the course file ``ex3data1.mat``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A MATLAB (v4-v7.2) MAT file holding ``X`` of shape (n, d), each row an image flattened column-major, and
+        ``y`` of shape (n, 1) or (n,) with labels 1..10, where 10 stands for the digit 0.
+
+    Returns
+    -------
+    X : ndarray of shape (n, d), float32, the values as stored (not rescaled).
+    y : ndarray of shape (n,), int64, digits 0..9 (label 10 becomes 0).
+
+    Raises
+    ------
+    ValueError
+        If the file is missing, is not a readable MAT file, lacks ``X`` or ``y``, or they have the wrong shape,
+        kind or label range. The message names the file.
+    """
+    import scipy.io  # scipy is a runtime dependency; imported here to keep `import tinynet` light
+
+    path = _existing_file(path)
+    try:
+        data = scipy.io.loadmat(path, variable_names=("X", "y"))
+    except Exception as exc:  # scipy raises ValueError, MatReadError, OSError, zlib.error, EOFError, ...
+        raise ValueError(f"{path!r} is not a readable MAT file ({_reason(exc)})") from exc
+    missing = [key for key in ("X", "y") if key not in data]
+    if missing:
+        raise ValueError(f"{path!r} has no variable {' or '.join(map(repr, missing))}; expected X (samples x "
+                         "pixels) and y (labels 1..10) as in ex3data1.mat")
+    X, y = data["X"], data["y"]
+    if not _is_real(X) or X.ndim != 2 or X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{path!r}: expected X to be a non-empty 2-D numeric array (samples x pixels), "
+                         f"received {describe(X)}")
+    if not np.isfinite(X).all():
+        raise ValueError(f"{path!r}: expected X to hold only finite values, found NaN or inf")
+    if not _is_real(y) or y.size != max(y.shape, default=0) or y.ndim > 2:
+        raise ValueError(f"{path!r}: expected y to be a numeric vector of labels (n x 1), received {describe(y)}")
+    y = y.ravel()
+    if y.size != X.shape[0]:
+        raise ValueError(f"{path!r}: X has {X.shape[0]} rows but y has {y.size} labels; expected one label per "
+                         "row")
+    labels = y.astype(np.float64)
+    if not np.array_equal(labels, np.round(labels)) or labels.min() < 1 or labels.max() > 10:
+        bad = y[(labels != np.round(labels)) | (labels < 1) | (labels > 10)][0]
+        raise ValueError(f"{path!r}: expected labels 1..10 in y (10 stands for the digit 0), found {bad!r}")
+    y = labels.astype(np.int64)
+    y[y == 10] = 0
+    return np.asarray(X, dtype=np.float32), y
+
+
+def to_images(X, shape=(20, 20), order="F") -> np.ndarray:
+    """Turn rows of flattened images back into upright images.
+
+    Parameters
+    ----------
+    X : array_like of shape (n, h*w) or (h*w,)
+    shape : (h, w)
+        Image height and width.
+    order : "F" (default) or "C"
+        How each row was flattened: "F" column-major, as in ``ex3data1.mat`` (a C-order reshape would show those
+        digits transposed); "C" row-major, as in MNIST and scikit-learn's digits.
+
+    Returns
+    -------
+    ndarray of shape (n, h, w) (a view when possible).
+    """
+    X = np.asarray(X)
+    if X.ndim == 1:
+        X = X[None, :]
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 2
+            or not all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s > 0 for s in shape)):
+        raise TypeError(f"shape: expected (height, width) as two positive integers, received {describe(shape)}")
+    if order not in ("F", "C"):
+        raise ValueError(f"order: expected 'F' (column-major, ex3data1.mat) or 'C' (row-major), "
+                         f"received {describe(order)}")
+    h, w = int(shape[0]), int(shape[1])
+    if X.ndim != 2 or X.shape[1] != h * w:
+        raise ValueError(f"X: expected rows of {h}*{w}={h * w} pixels, shape (n, {h * w}), received shape "
+                         f"{X.shape}")
+    if order == "C":
+        return X.reshape(X.shape[0], h, w)
+    # Column-major: pixel (r, c) sits at r + c*h, so the row reads as (w, h) and is transposed back.
+    return X.reshape(X.shape[0], w, h).transpose(0, 2, 1)
+
+
+# -- MNIST IDX ---------------------------------------------------------------------------------------------
+_IDX_IMAGES, _IDX_LABELS = 2051, 2049  # magic numbers: 0x0803 (ubyte, 3 dims), 0x0801 (ubyte, 1 dim)
+
+
+def load_mnist_idx(images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:
+    """Read an MNIST pair of IDX files (raw or gzip-compressed; detected from the content, not the name).
+
+    Parameters
+    ----------
+    images_path : path of an ``*-images-idx3-ubyte[.gz]`` file (magic 2051, dims n x rows x cols, uint8 pixels).
+    labels_path : path of the matching ``*-labels-idx1-ubyte[.gz]`` file (magic 2049, n labels 0..9).
+
+    Returns
+    -------
+    X : ndarray of shape (n, rows*cols), float32 in [0, 1], each image flattened row-major.
+    y : ndarray of shape (n,), int64.
+
+    Raises
+    ------
+    ValueError
+        On a missing or unreadable file, a wrong magic number, zero dimensions, a size that does not match the
+        header (truncated or padded file), or image and label counts that differ.
+    """
+    images_path, labels_path = _existing_file(images_path, "images_path"), _existing_file(labels_path,
+                                                                                          "labels_path")
+    images, dims = _read_idx(images_path, _IDX_IMAGES, 3)
+    labels, (n_labels,) = _read_idx(labels_path, _IDX_LABELS, 1)
+    if dims[0] != n_labels:
+        raise ValueError(f"{images_path!r} holds {dims[0]} images but {labels_path!r} holds {n_labels} labels; "
+                         "expected the same count")
+    X = images.reshape(dims[0], dims[1] * dims[2]).astype(np.float32) / np.float32(255.0)
+    return X, labels.astype(np.int64)
+
+
+def _read_idx(path: str, magic: int, ndim: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    raw = _read_bytes(path)
+    kind = "images" if magic == _IDX_IMAGES else "labels"
+    header = 4 + 4 * ndim
+    found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
+    if found is not None and found != magic:
+        raise ValueError(f"{path!r} is not an MNIST {kind} IDX file: magic number {found}, expected {magic}")
+    if len(raw) < header:
+        raise ValueError(f"{path!r} is not an MNIST {kind} IDX file: {len(raw)} bytes, shorter than its "
+                         f"{header}-byte header")
+    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+    if 0 in dims:
+        raise ValueError(f"{path!r}: the IDX header gives dimensions {dims}; expected all to be positive")
+    expected = header + math.prod(dims)
+    if len(raw) != expected:
+        what = "truncated" if len(raw) < expected else "longer than its header says"
+        raise ValueError(f"{path!r} is {what}: the header {dims} needs {expected} bytes, the file has "
+                         f"{len(raw)}")
+    return np.frombuffer(raw, dtype=np.uint8, offset=header), dims
+
+
+def _read_bytes(path: str) -> bytes:
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+        if raw[:2] == b"\x1f\x8b":
+            raw = gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+        raise ValueError(f"{path!r} could not be read ({_reason(exc)})") from exc
+    return raw
+
+
+# -- scikit-learn's 8x8 digits -----------------------------------------------------------------------------
+def load_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The 1,797 8x8 digits that ship inside scikit-learn (no download): tinynet's built-in default.
+
+    Returns
+    -------
+    X : ndarray of shape (1797, 64), float32 in [0, 1] (the stored 0..16 divided by 16), row-major 8x8 images.
+    y : ndarray of shape (1797,), int64 digits 0..9.
+
+    Raises
+    ------
+    ImportError
+        If scikit-learn is not installed (``pip install 'tinynet[datasets]'``).
+    """
+    try:
+        from sklearn.datasets import load_digits as sklearn_load_digits
+    except ImportError as exc:
+        raise ImportError("the built-in digits come from scikit-learn, which is not installed; install it "
+                          "with: pip install 'tinynet[datasets]'") from exc
+    bunch = sklearn_load_digits()
+    X = np.asarray(bunch.data, dtype=np.float32) / np.float32(16.0)
+    return X, np.asarray(bunch.target, dtype=np.int64)
+
+
+# -- splitting ---------------------------------------------------------------------------------------------
+def train_test_split(X, y, test_size=0.2, stratify=True, seed=0):
+    """Split samples into a training and a test part, by default keeping each class's share in both.
+
+    Parameters
+    ----------
+    X : array_like of shape (n, ...)
+    y : array_like of shape (n,) or (n, 1), integer class labels >= 0
+    test_size : float in (0, 1)
+        Fraction of samples for the test part: ``ceil(test_size * n)`` of them (scikit-learn's rule).
+    stratify : bool
+        If True, each class gives ``floor(test_size * n_c)`` samples to the test part, and the remaining few go to
+        the classes with the largest fractional shares, so class proportions match to within one sample. Every
+        class needs at least 2 samples.
+    seed : int or numpy.random.Generator
+        Source of the random choice and of the order of both parts (each part is shuffled).
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : arrays; y as int64 of shape (n_train,) / (n_test,).
+    """
+    if isinstance(X, (str, bytes)) or X is None:
+        raise TypeError(f"X: expected an array of samples, received {describe(X)}")
+    X = np.asarray(X)
+    if X.ndim < 1 or X.shape[0] < 2:
+        raise ValueError(f"X: expected an array of at least 2 samples, shape (n, ...), received shape {X.shape}")
+    n = X.shape[0]
+    y = class_labels(y, "y", n=n)
+    test_size = real_number(test_size, "test_size", low=0.0, high=1.0, low_open=True, high_open=True)
+    if not isinstance(stratify, bool):
+        raise TypeError(f"stratify: expected True or False, received {describe(stratify)}")
+    if isinstance(seed, np.random.Generator):
+        rng = seed
+    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
+        rng = np.random.default_rng(int(seed))
+    else:
+        raise TypeError(f"seed: expected a non-negative integer or a numpy.random.Generator, "
+                        f"received {describe(seed)}")
+    n_test = math.ceil(test_size * n)
+    if n_test >= n:
+        raise ValueError(f"test_size: {test_size} of {n} samples leaves {n - n_test} for training; expected "
+                         "both parts to be non-empty")
+
+    if stratify:
+        classes, counts = np.unique(y, return_counts=True)
+        if counts.min() < 2:
+            raise ValueError(f"y: class {classes[counts.argmin()]} has only {counts.min()} sample; a stratified "
+                             "split needs at least 2 per class (or pass stratify=False)")
+        share = test_size * counts
+        per_class = np.floor(share).astype(np.int64)
+        # Hand out the remaining test samples by largest fractional share (random among ties), never taking a
+        # class's last training sample.
+        room = per_class < counts - 1
+        frac = np.where(room, share - per_class, -1.0)
+        order = rng.permutation(len(classes))
+        order = order[np.argsort(-frac[order], kind="stable")]
+        for k in order[:max(0, n_test - int(per_class.sum()))]:
+            if room[k]:
+                per_class[k] += 1
+        test_idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:m]
+                                   for c, m in zip(classes, per_class, strict=True)])
+    else:
+        test_idx = rng.permutation(n)[:n_test]
+    is_test = np.zeros(n, dtype=bool)
+    is_test[test_idx] = True
+    train_idx = rng.permutation(np.flatnonzero(~is_test))
+    test_idx = rng.permutation(np.flatnonzero(is_test))
+    return X[train_idx], X[test_idx], y[train_idx], y[test_idx]
+
+
+# -- helpers -----------------------------------------------------------------------------------------------
+def _existing_file(path, name: str = "path") -> str:
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{name}: expected a file path, received {describe(path)}")
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ValueError(f"{path!r}: no such file")
+    if not os.path.isfile(path):
+        raise ValueError(f"{path!r} is not a file")
+    return path
+
+
+def _is_real(a) -> bool:
+    return isinstance(a, np.ndarray) and (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating))
+
+
+def _reason(exc: BaseException) -> str:
+    text = " ".join(str(exc).split()) or "no details"
+    return f"{type(exc).__name__}: {text}"

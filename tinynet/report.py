@@ -1,0 +1,228 @@
+"""PNG figures that show what a digit model learned: training curves, sample predictions, confusion matrix and the
+most confidently wrong digits.
+
+Figures are drawn with Matplotlib's Agg canvas directly (no ``pyplot``, no global backend switch, nothing kept
+alive after saving) and written atomically: a temporary file in the target folder, then ``os.replace``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from ._io import atomic_write
+from ._validation import class_labels, describe
+
+__all__ = ["plot_history", "plot_predictions", "plot_confusion", "plot_confident_mistakes", "softmax",
+           "write_figures"]
+
+_RED = "#d62728"
+_DPI = 100
+
+
+def softmax(logits) -> np.ndarray:
+    """Row-wise probabilities from logits of shape (n, classes), with the max shift; float64."""
+    z = np.asarray(logits, dtype=np.float64)
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def plot_history(history, path, title: str = "Training") -> str:
+    """Loss and accuracy per epoch, training and validation, side by side.
+
+    history : dict of lists (``History.history``) with ``loss`` and optionally ``accuracy``, ``val_loss``,
+        ``val_accuracy``; one value per epoch.
+    """
+    if not isinstance(history, dict) or not history.get("loss"):
+        raise ValueError(f"history: expected a dict with a non-empty 'loss' list, received {describe(history)}")
+    epochs = np.arange(1, len(history["loss"]) + 1)
+    marker = "o" if len(epochs) <= 15 else None
+    fig = _figure(11, 4.2)
+    panels = [("loss", "Loss (cross-entropy)", "loss"), ("accuracy", "Accuracy", "accuracy")]
+    for i, (key, ylabel, name) in enumerate(panels):
+        ax = fig.add_subplot(1, 2, i + 1)
+        for prefix, label, style in (("", "training", "-"), ("val_", "validation", "--")):
+            values = history.get(prefix + key)
+            if values:
+                ax.plot(epochs[:len(values)], values, style, marker=marker, label=f"{label} {name}")
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(ylabel)
+        ax.set_title(f"{ylabel} per epoch")
+        ax.grid(True, alpha=0.3)
+        if ax.lines:
+            ax.legend()
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(title)
+    return _save(fig, path)
+
+
+def plot_predictions(images, y_true, y_pred, path, *, rng, count: int = 40, columns: int = 8,
+                     title: str = "Random validation digits") -> str:
+    """A grid of randomly chosen digits titled with predicted and true labels; mistakes in red with a red frame.
+
+    images : array of shape (n, h, w), upright (see :func:`tinynet.datasets.to_images`).
+    y_true, y_pred : int arrays of shape (n,).
+    rng : numpy.random.Generator choosing which ``min(count, n)`` digits to show.
+    """
+    images, y_true = _images_and_labels(images, y_true)
+    y_pred = class_labels(y_pred, "y_pred", n=len(y_true))
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng: expected a numpy.random.Generator, received {describe(rng)}")
+    pick = np.sort(rng.choice(len(y_true), size=min(count, len(y_true)), replace=False))
+    wrong = int(np.count_nonzero(y_pred[pick] != y_true[pick]))
+    labels = []
+    for i in pick:
+        ok = y_pred[i] == y_true[i]
+        labels.append((f"pred {y_pred[i]}, true {y_true[i]}", None if ok else _RED))
+    header = (f"{title}: {len(pick)} of {len(y_true)}, {wrong} wrong "
+              f"({'red' if wrong else 'none'})")
+    fig = _digit_grid(images[pick], labels, columns, header)
+    return _save(fig, path)
+
+
+def plot_confusion(y_true, y_pred, path, num_classes: int | None = None, title: str = "Confusion matrix") -> str:
+    """Counts of (true, predicted) label pairs as an annotated heat map; the diagonal holds the correct ones."""
+    y_true = class_labels(y_true, "y_true")
+    y_pred = class_labels(y_pred, "y_pred", n=len(y_true))
+    k = int(max(y_true.max(), y_pred.max())) + 1 if num_classes is None else int(num_classes)
+    matrix = confusion_matrix(y_true, y_pred, k)
+    accuracy = np.trace(matrix) / max(1, matrix.sum())
+    fig = _figure(max(5.5, 0.6 * k + 1.5), max(5.0, 0.6 * k + 1.0))
+    ax = fig.add_subplot(1, 1, 1)
+    image = ax.imshow(matrix, cmap="Blues", vmin=0)
+    fig.colorbar(image, ax=ax, label="samples")
+    threshold = matrix.max() / 2 if matrix.max() else 1
+    for t in range(k):
+        for p in range(k):
+            count = matrix[t, p]
+            color = "white" if count > threshold else (_RED if t != p and count else "black")
+            ax.text(p, t, str(count), ha="center", va="center", fontsize=9, color=color)
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xlabel("predicted digit")
+    ax.set_ylabel("true digit")
+    ax.set_title(f"{title}\naccuracy {accuracy:.1%} of {matrix.sum()} digits")
+    return _save(fig, path)
+
+
+def plot_confident_mistakes(images, y_true, probs, path, count: int = 24, columns: int = 8,
+                            title: str = "Most confidently wrong digits") -> str:
+    """The wrongly classified digits the model was surest about, by predicted-class probability, highest first.
+
+    images : (n, h, w) upright images; y_true : (n,) labels; probs : (n, classes) predicted probabilities.
+    """
+    images, y_true = _images_and_labels(images, y_true)
+    probs = np.asarray(probs, dtype=np.float64)
+    if probs.ndim != 2 or probs.shape[0] != len(y_true):
+        raise ValueError(f"probs: expected shape ({len(y_true)}, classes), received {describe(probs)}")
+    y_pred = probs.argmax(axis=1)
+    confidence = probs[np.arange(len(y_pred)), y_pred]
+    wrong = np.flatnonzero(y_pred != y_true)
+    worst = wrong[np.argsort(-confidence[wrong], kind="stable")][:count]
+    if worst.size == 0:
+        fig = _figure(6, 2)
+        fig.text(0.5, 0.5, f"{title}:\nno mistakes on these {len(y_true)} digits", ha="center", va="center",
+                 fontsize=12)
+        return _save(fig, path)
+    labels = [(f"pred {y_pred[i]} (p={confidence[i]:.3f})\ntrue {y_true[i]}", _RED) for i in worst]
+    header = f"{title}: {worst.size} of {wrong.size} mistakes (out of {len(y_true)} digits)"
+    return _save(_digit_grid(images[worst], labels, columns, header, two_lines=True), path)
+
+
+def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
+    """(num_classes, num_classes) int64 counts: row = true label, column = predicted label."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(matrix, (np.asarray(y_true), np.asarray(y_pred)), 1)
+    return matrix
+
+
+def write_figures(out_dir, images, y_true, probs, *, history=None, rng, prefix: str = "",
+                  label: str = "validation", dataset: str | None = None) -> dict[str, str]:
+    """Write the standard set of figures into ``out_dir``; return ``{name: path}``.
+
+    ``curves.png`` (only with ``history``), ``predictions.png``, ``confusion.png``, ``mistakes.png``; ``prefix``
+    is put in front of each name. ``images`` may be None when the rows are not images: then only the curves and
+    the confusion matrix are drawn. ``label`` names the digits shown ("validation"), ``dataset`` goes into the
+    titles.
+    """
+    on = f" ({dataset})" if dataset else ""
+    probs = np.asarray(probs)
+    y_pred = probs.argmax(axis=1)
+    written = {}
+    if history is not None and history.get("loss"):
+        written["curves"] = plot_history(history, os.path.join(out_dir, f"{prefix}curves.png"),
+                                         title=f"Training{on}")
+    if images is not None:
+        written["predictions"] = plot_predictions(images, y_true, y_pred,
+                                                  os.path.join(out_dir, f"{prefix}predictions.png"), rng=rng,
+                                                  title=f"Random {label} digits{on}")
+    written["confusion"] = plot_confusion(y_true, y_pred, os.path.join(out_dir, f"{prefix}confusion.png"),
+                                          num_classes=probs.shape[1], title=f"Confusion matrix, {label}{on}")
+    if images is not None:
+        written["mistakes"] = plot_confident_mistakes(images, y_true, probs,
+                                                      os.path.join(out_dir, f"{prefix}mistakes.png"),
+                                                      title=f"Most confidently wrong {label} digits{on}")
+    return written
+
+
+# -- helpers -----------------------------------------------------------------------------------------------
+def _figure(width: float, height: float) -> Figure:
+    fig = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _images_and_labels(images, y_true):
+    images = np.asarray(images)
+    if images.ndim != 3:
+        raise ValueError(f"images: expected shape (n, height, width), received {describe(images)}")
+    return images, class_labels(y_true, "y_true", n=images.shape[0])
+
+
+def _digit_grid(images, labels, columns: int, header: str, two_lines: bool = False) -> Figure:
+    """Digits in a grid, each titled by ``labels[k] = (text, colour or None)``; coloured ones get a frame.
+
+    All digits go into one mosaic image on one axes (blank margins hold the titles), which renders several times
+    faster than a subplot per digit.
+    """
+    n = len(images)
+    columns = max(1, min(columns, n))
+    rows = -(-n // columns)
+    h, w = images.shape[1:]
+    cell, header_in = 1.05, 0.5                          # inches per digit height, for the figure title
+    unit = h / cell                                     # image pixels per inch
+    gap = max(1, round(0.3 * unit))                     # blank pixels between columns
+    top = max(2, round((0.5 if two_lines else 0.3) * unit))   # blank pixels above each digit, for its title
+    pitch_x, pitch_y = w + gap, h + top
+    mosaic = np.full((rows * pitch_y + max(1, round(0.1 * unit)), columns * pitch_x), np.nan)  # + bottom margin
+    for k in range(n):
+        y0, x0 = (k // columns) * pitch_y + top, (k % columns) * pitch_x + gap // 2
+        mosaic[y0:y0 + h, x0:x0 + w] = images[k]
+    width_in, height_in = mosaic.shape[1] / unit, mosaic.shape[0] / unit + header_in
+    fig = Figure(figsize=(width_in, height_in), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0, 0, 1, 1 - header_in / height_in))
+    ax.set_axis_off()
+    # Digits scaled to about [0, 1] (ex3data1 overshoots a little) share one ink scale: 0 is white paper.
+    lo, hi = float(np.min(images)), float(np.max(images))
+    scale = (0.0, 1.0) if lo >= -0.5 and hi <= 1.5 else (lo, hi)
+    ax.imshow(mosaic, cmap="gray_r", interpolation="nearest", vmin=scale[0], vmax=scale[1], aspect="equal",
+              extent=(0, mosaic.shape[1], mosaic.shape[0], 0))
+    for k in range(n):
+        y0, x0 = (k // columns) * pitch_y + top, (k % columns) * pitch_x + gap // 2
+        text, color = labels[k]
+        ax.text(x0 + w / 2, y0 - 0.05 * unit, text, ha="center", va="bottom", fontsize=9, color=color or "black")
+        ax.add_patch(Rectangle((x0, y0), w, h, fill=False, edgecolor=color or "#bbbbbb",
+                               linewidth=2.5 if color else 0.8))
+    fig.suptitle(header, fontsize=12, y=1 - 0.12 / height_in, va="top")
+    return fig
+
+
+def _save(fig: Figure, path) -> str:
+    """Write ``fig`` as PNG to ``path`` atomically; return the path."""
+    return atomic_write(path, lambda fh: fig.savefig(fh, format="png", dpi=_DPI))
