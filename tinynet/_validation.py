@@ -104,6 +104,9 @@ def class_labels(value, name: str, *, n: int | None = None, num_classes: int | N
         as_float = arr.astype(np.float64)
         if not np.isfinite(as_float).all() or not np.array_equal(as_float, np.round(as_float)):
             raise ValueError(f"{name}: expected integer class labels, received non-integer values")
+        if as_float.size and np.abs(as_float).max() >= 2.0**53:
+            raise ValueError(f"{name}: expected class labels in [0, {num_classes or 'classes'}), received a label "
+                             f"value of {as_float.flat[np.abs(as_float).argmax()]:g}")
         arr = as_float
     labels = arr.astype(np.int64)
     if labels.size and labels.min() < 0:

@@ -193,7 +193,7 @@ def inspect_batch(model, x, y) -> Inspection:
         for layer in layers:
             out = layer.forward(out, True)
             activations.append(out)
-        loss, grad = model.loss._value_and_grad(y, out)
+        loss, grad = model._loss_functions()[0](y, out)
         output_grads = [None] * len(layers)
         for i in range(len(layers) - 1, -1, -1):
             output_grads[i] = grad

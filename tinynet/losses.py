@@ -107,23 +107,29 @@ class SparseCategoricalCrossentropy(Loss):
         return {**super().get_config(), "from_logits": self.from_logits}
 
     def _targets(self, y_true, n, width, dtype, name):
-        return class_labels(y_true, name, n=n, num_classes=width)
+        """Labels (n,) or (n, 1), checked, as one-hot rows of shape (n, classes) in ``dtype``.
 
-    def _per_sample(self, labels, y_pred, want_grad):
+        A model encodes its labels once per ``fit``; each step then works on plain slices (no fancy indexing).
+        """
+        labels = class_labels(y_true, name, n=n, num_classes=width)
+        onehot = np.zeros((n, width), dtype=dtype)
+        onehot[np.arange(n), labels] = 1
+        return onehot
+
+    def _per_sample(self, onehot, y_pred, want_grad):
         if self.from_logits:
             z = y_pred
         else:
             clipped = np.clip(y_pred, EPSILON, 1 - EPSILON)
             z = np.log(clipped)
-        rows = np.arange(z.shape[0])
         shifted = z - z.max(axis=1, keepdims=True)
         e = np.exp(shifted)
         s = e.sum(axis=1, keepdims=True)
-        values = np.log(s[:, 0]) - shifted[rows, labels]
+        values = np.log(s[:, 0]) - (shifted * onehot).sum(axis=1)    # log-sum-exp minus the true class's score
         if not want_grad:
             return values, None
         grad = e / s                      # softmax(z)
-        grad[rows, labels] -= 1           # - onehot(y)
+        grad -= onehot                    # - onehot(y)
         if not self.from_logits:          # chain through z = log(clip(p)): dz/dp = 1/p inside the clip range
             grad /= clipped
             grad *= (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)

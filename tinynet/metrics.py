@@ -1,7 +1,8 @@
 """Metrics computed per batch and aggregated over an epoch like Keras: a sample-weighted mean.
 
-A metric here is a function ``(labels, y_pred) -> number of correct samples`` (a sum, not a mean), so the epoch
-value is ``sum over batches / total samples`` exactly.
+A metric here is a function ``(targets, y_pred) -> number of correct samples`` (a sum, not a mean), so the epoch
+value is ``sum over batches / total samples`` exactly. ``targets`` are as the loss encodes them: for
+``SparseCategoricalCrossentropy``, one-hot rows of shape (n, classes).
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import numpy as np
 from ._validation import describe
 
 
-def sparse_categorical_accuracy_count(labels: np.ndarray, y_pred: np.ndarray) -> int:
-    """How many rows of ``y_pred`` (n, classes) have their largest score at ``labels`` (n,)."""
-    return int(np.count_nonzero(y_pred.argmax(axis=1) == labels))
+def sparse_categorical_accuracy_count(onehot: np.ndarray, y_pred: np.ndarray) -> int:
+    """How many rows of ``y_pred`` (n, classes) have their largest score at the class ``onehot`` (n, classes) marks."""
+    return int(np.count_nonzero(y_pred.argmax(axis=1) == onehot.argmax(axis=1)))
 
 
 # Keras resolves "accuracy"/"acc" against a sparse categorical loss to sparse_categorical_accuracy.

@@ -425,7 +425,7 @@ class Sequential:
     def _warn_if_class_sorted(self, y_train, y_val) -> None:
         if not isinstance(self.loss, losses_mod.SparseCategoricalCrossentropy):
             return
-        n_train, n_val = len(np.unique(y_train)), len(np.unique(y_val))
+        n_train, n_val = int(y_train.any(axis=0).sum()), int(y_val.any(axis=0).sum())   # classes present
         if n_val < n_train:
             warnings.warn(
                 f"validation_split holds out the last {len(y_val)} samples (as Keras does), and they contain only "
