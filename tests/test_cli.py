@@ -134,7 +134,7 @@ def test_evaluate_rejects_weights_of_another_shape(toy_run, tmp_path):
     code, _, stderr = run(["evaluate", "--weights", str(tmp_path / "w64.npz"), "--data", toy_run["data"],
                            "--out", str(tmp_path / "e")])
     assert code == 1
-    assert_one_error_line(stderr, "does not fit the seed model", "(400, 25)")
+    assert_one_error_line(stderr, "cannot be loaded into the seed model", "(400, 25)")
     code, _, stderr = run(["evaluate", "--weights", str(tmp_path / "none.npz"), "--data", toy_run["data"],
                            "--out", str(tmp_path / "e")])
     assert code == 1

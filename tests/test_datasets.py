@@ -261,7 +261,7 @@ def test_stratified_split_proportions_property(counts, test_size, seed):
     ({"test_size": 1.0}, ValueError, "test_size"),
     ({"test_size": "0.2"}, TypeError, "test_size"),
     ({"stratify": 1}, TypeError, "stratify"),
-    ({"seed": -1}, TypeError, "seed"),
+    ({"seed": -1}, ValueError, "seed"),
     ({"seed": 1.5}, TypeError, "seed"),
 ])
 def test_split_rejects_bad_arguments(kwargs, error, match):

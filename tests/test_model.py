@@ -300,6 +300,15 @@ def test_ctrl_c_stops_after_a_whole_step_and_keeps_history():
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
+def test_ctrl_c_on_the_last_step_of_an_epoch_keeps_that_epoch():
+    x, y = toy_data(40)
+    model = small_model(seed=2)
+    model.loss = _InterruptAt(step=10)                            # last step of epoch 2
+    with pytest.raises(KeyboardInterrupt, match="2 completed epochs"):
+        model.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0)
+    assert model.history.epoch == [0, 1]
+
+
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 def test_divergence_stops_with_an_error_and_finite_weights():
     x, y = toy_data(64)

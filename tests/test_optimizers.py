@@ -108,7 +108,7 @@ def test_state_is_per_position_and_shape_checked():
         opt.apply([np.zeros(4, f32)], [np.ones(4, f32)])
     with pytest.raises(ValueError, match=r"grads\[1\]: expected shape \(2,\)"):
         opt.apply(params, [np.ones(3, f32), np.ones(5, f32)])
-    with pytest.raises(ValueError, match="expected 2 arrays"):
+    with pytest.raises(ValueError, match=r"expected one array per parameter \(2\)"):
         opt.apply(params, [np.ones(3, f32)])
     assert opt.iterations == 1
 

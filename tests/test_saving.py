@@ -91,7 +91,13 @@ def test_load_model_rejects_bad_files(tmp_path):
     text.write_text("hello")
     bad_json = tmp_path / "bad_json.npz"
     np.savez(bad_json, **{"config.json": np.array("{not json")})
-    for path, match in [(weights_only, "config.json"), (truncated, "not a readable"), (text, "not a readable"),
-                        (bad_json, "not a valid"), (tmp_path / "missing.npz", "no such file")]:
+    folder = tmp_path / "folder.npz"
+    folder.mkdir()
+    npy = tmp_path / "array.npy"
+    np.save(npy, np.zeros(3))
+    cases = [(folder, "is a folder"), (npy, "not an .npz archive"), (weights_only, "config.json"),
+             (truncated, "not a readable"), (text, "not an .npz archive"), (bad_json, "not a valid"),
+             (tmp_path / "missing.npz", "no such file")]
+    for path, match in cases:
         with pytest.raises(ValueError, match=match):
             tinynet.load_model(path)

@@ -54,17 +54,25 @@ def atomic_savez(path, arrays: dict[str, np.ndarray]) -> str:
 
 
 def read_npz(path) -> dict[str, np.ndarray]:
-    """All arrays of an ``.npz`` file, read with ``allow_pickle=False``; any failure is a ``ValueError``."""
+    """All arrays of an ``.npz`` file, read with ``allow_pickle=False``; any failure is a ``ValueError`` naming it."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path: expected a file path (str or os.PathLike), received {type(path).__name__}")
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"path: expected an .npz file, received {path!r}, which is a folder")
     if not os.path.isfile(path):
         raise ValueError(f"path: expected an existing .npz file, received {path!r} (no such file)")
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":
+            raise ValueError(f"path: {path!r} is not an .npz archive (no zip header)")
     try:
         with np.load(path, allow_pickle=False) as data:
-            if not hasattr(data, "files"):
-                raise ValueError("not an .npz archive")
             return {name: data[name] for name in data.files}
     except ValueError as exc:
-        raise ValueError(f"path: {path!r} is not a readable tinynet weights file ({exc})") from exc
-    except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError on truncated or foreign files
-        raise ValueError(f"path: {path!r} is not a readable tinynet weights file "
-                         f"({type(exc).__name__}: {exc})") from exc
+        if "allow_pickle" in str(exc):
+            raise ValueError(f"path: {path!r} holds an object (pickled) array; tinynet never unpickles files") \
+                from None
+        raise ValueError(f"path: {path!r} is not a readable .npz archive ({exc})") from None
+    except Exception as exc:  # zipfile.BadZipFile, EOFError, OSError on truncated or corrupt files
+        raise ValueError(f"path: {path!r} is not a readable .npz archive (truncated or corrupt: "
+                         f"{type(exc).__name__}: {exc})") from None

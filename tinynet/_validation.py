@@ -16,6 +16,8 @@ def describe(value) -> str:
     """A short description of ``value`` for error messages (arrays by shape and dtype, not by content)."""
     if isinstance(value, np.ndarray):
         return f"array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, (tuple, list)) and any(isinstance(v, np.ndarray) for v in value):
+        return f"{type(value).__name__} of {len(value)}: ({', '.join(describe(v) for v in value)})"
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
 
@@ -36,6 +38,8 @@ def real_number(value, name: str, *, low=None, high=None, low_open=False, high_o
     value = float(value)
     lo = "(" if low_open else "["
     hi = ")" if high_open else "]"
+    lo = "(" if low is None else lo                      # infinities themselves are never accepted
+    hi = ")" if high is None else hi
     interval = f"{lo}{'-inf' if low is None else low}, {'inf' if high is None else high}{hi}"
     bad = not np.isfinite(value)
     if low is not None:

@@ -247,10 +247,12 @@ def _evaluate(args) -> int:
     print(data.summary(), flush=True)
     n_classes = _num_classes(data.y)
     model = seed_model(data.X.shape[1], n_classes)
+    if not os.path.isfile(args.weights):
+        raise ValueError(f"--weights {args.weights!r}: no such file")
     try:
         model.load_weights(args.weights)
     except ValueError as exc:
-        raise ValueError(f"--weights {args.weights!r} does not fit the seed model for this data "
+        raise ValueError(f"--weights {args.weights!r}: cannot be loaded into the seed model for this data "
                          f"({data.X.shape[1]} inputs, {n_classes} classes): {exc}") from exc
     out = _make_out_dir(args.out)
     scores = _scores(model, data.X, data.y, n_classes)

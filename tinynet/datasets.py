@@ -70,7 +70,7 @@ def load_ex3data1(path="Data/ex3data1.mat") -> tuple[np.ndarray, np.ndarray]:
     labels = y.astype(np.float64)
     if not np.array_equal(labels, np.round(labels)) or labels.min() < 1 or labels.max() > 10:
         bad = y[(labels != np.round(labels)) | (labels < 1) | (labels > 10)][0]
-        raise ValueError(f"{path!r}: expected labels 1..10 in y (10 stands for the digit 0), found {bad!r}")
+        raise ValueError(f"{path!r}: expected labels 1..10 in y (10 stands for the digit 0), found {bad.item()!r}")
     y = labels.astype(np.int64)
     y[y == 10] = 0
     return np.asarray(X, dtype=np.float32), y
@@ -234,7 +234,9 @@ def train_test_split(X, y, test_size=0.2, stratify=True, seed=0):
         raise TypeError(f"stratify: expected True or False, received {describe(stratify)}")
     if isinstance(seed, np.random.Generator):
         rng = seed
-    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
+    elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool):
+        if seed < 0:
+            raise ValueError(f"seed: expected a non-negative integer or a numpy.random.Generator, received {seed}")
         rng = np.random.default_rng(int(seed))
     else:
         raise TypeError(f"seed: expected a non-negative integer or a numpy.random.Generator, "

@@ -54,9 +54,11 @@ class Loss:
             grad *= y_pred.dtype.type(1) / y_pred.dtype.type(values.shape[0])
         return float(self._reduce(values)), grad
 
-    def _reduce(self, values: np.ndarray):
-        total = values.sum(dtype=values.dtype)
-        return total / values.dtype.type(values.shape[0]) if self.reduction == "sum_over_batch_size" else total
+    def _reduce(self, values: np.ndarray) -> float:
+        # Accumulated in float64: a float32 sum of per-sample losses near float32's limit (logits of ~1e38) would
+        # overflow although their mean does not.
+        total = float(values.sum(dtype=np.float64))
+        return total / values.shape[0] if self.reduction == "sum_over_batch_size" else total
 
     def _check(self, y_true, y_pred):
         y_pred = _pred_array(y_pred)

@@ -58,9 +58,11 @@ class _DeferredInterrupt:
 def _resolve_seed(seed) -> np.random.Generator:
     if seed is None or isinstance(seed, np.random.Generator):
         return seed if seed is not None else np.random.default_rng()
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed: expected None, a non-negative integer or a numpy.random.Generator, "
                         f"received {describe(seed)}")
+    if seed < 0:
+        raise ValueError(f"seed: expected None, a non-negative integer or a numpy.random.Generator, received {seed}")
     return np.random.default_rng(int(seed))
 
 
@@ -71,7 +73,7 @@ class Sequential:
     ----------
     layers : list of Layer, optional
         If the first has ``input_shape``, the model is built (weights created) at once, as in Keras; otherwise on
-        the first ``fit``/``predict``/``build``.
+        the first ``fit``, ``loss_and_gradients`` or ``build``.
     seed : int, numpy.random.Generator or None
         Source of all randomness: weight initialisation, then the per-epoch shuffles. The same seed gives
         bit-identical weights before and after training.
@@ -386,7 +388,7 @@ class Sequential:
                         callback.on_train_batch_end(step, {"loss": loss})
                     if interrupt.requested:
                         break
-                if interrupt.requested:
+                if interrupt.requested and start + batch_size < n:     # stopped inside the epoch: don't record it
                     break
                 if not np.isfinite(params[0]).all():
                     self._diverged(previous, "the weights became non-finite", epoch, step)
@@ -403,13 +405,13 @@ class Sequential:
                     seconds = time.perf_counter() - start_time
                     parts = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
                     print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {parts}", file=sys.stdout, flush=True)
-                if self.stop_training:
+                if self.stop_training or interrupt.requested:
                     break
         for callback in callbacks:
             callback.on_train_end()
         if interrupt.requested:
             raise KeyboardInterrupt(
-                f"fit interrupted during epoch {epoch + 1}/{epochs}: the model keeps the weights after step "
+                f"fit interrupted in epoch {epoch + 1}/{epochs}: the model keeps the weights after step "
                 f"{step + 1} of that epoch, and model.history the {len(history.epoch)} completed epochs")
         return history
 
@@ -434,6 +436,10 @@ class Sequential:
                 UserWarning, stacklevel=3)
 
     def _evaluate_arrays(self, x, y, batch_size) -> dict[str, float]:
+        with np.errstate(over="ignore", invalid="ignore"):      # overflow is reported by name instead
+            return self._evaluate_batches(x, y, batch_size)
+
+    def _evaluate_batches(self, x, y, batch_size) -> dict[str, float]:
         _, per_sample = self._loss_functions()
         total = 0.0
         correct = [0] * len(self._metrics)
@@ -472,8 +478,9 @@ class Sequential:
         _verbosity(verbose)
         x = self._inputs(x)
         out = np.empty((x.shape[0],) + tuple(self.output_shape), dtype=self.dtype)
-        for start in range(0, x.shape[0], batch_size):
-            out[start:start + batch_size] = self._forward(x[start:start + batch_size], False)
+        with np.errstate(over="ignore", invalid="ignore"):      # overflow is reported below, by name
+            for start in range(0, x.shape[0], batch_size):
+                out[start:start + batch_size] = self._forward(x[start:start + batch_size], False)
         _check_outputs_finite(out, x)
         return out
 

@@ -76,7 +76,7 @@ class Optimizer:
             raise TypeError(f"params, grads: expected two lists of arrays, received {describe(params)}, "
                             f"{describe(grads)}")
         if len(params) != len(grads):
-            raise ValueError(f"grads: expected {len(params)} arrays (one per parameter), received {len(grads)}")
+            raise ValueError(f"grads: expected one array per parameter ({len(params)}), received {len(grads)}")
         for i, (p, g) in enumerate(zip(params, grads, strict=True)):
             if not isinstance(p, np.ndarray) or p.dtype.kind != "f":
                 raise TypeError(f"params[{i}]: expected a float NumPy array, received {describe(p)}")
