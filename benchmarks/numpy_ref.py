@@ -81,7 +81,13 @@ class NumpyMLP:
         return a
 
     def train_step(self, x: np.ndarray, onehot: np.ndarray) -> float:
-        """One Adam step on the batch ``x (k, in)`` with one-hot targets ``(k, out)``; returns the mean loss.
+        """One Adam step on the batch ``x (k, in)`` and one-hot targets ``(k, out)``; the mean loss."""
+        loss = self.gradients(x, onehot)
+        self._adam()
+        return loss
+
+    def gradients(self, x: np.ndarray, onehot: np.ndarray) -> float:
+        """Mean loss on the batch; fills ``self.grads`` (views ``gW``, ``gb``) with its gradient. No update.
 
         Reductions use ``ufunc.reduce`` and a ``ones @ g`` product rather than ``np.sum``/``np.max``, whose
         Python wrappers cost more than the arithmetic at these sizes.
@@ -116,7 +122,6 @@ class NumpyMLP:
                 np.sign(a_prev, out=mask)           # 1 where the ReLU was active, else 0 (a_prev >= 0)
                 d *= mask
                 g = d
-        self._adam()
         return loss
 
     def _adam(self) -> None:

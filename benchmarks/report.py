@@ -133,7 +133,8 @@ def write_markdown(doc: dict, path: str, charts: list[str]) -> None:
                   + " Wide and scaling jobs always use synthetic data.", ""]
     lines += ["## Machine", "", "| | |", "|---|---|", f"| CPU | {m['cpu']} |", f"| cores | {m['cores']} |",
               f"| load average at start | {' '.join(m.get('loadavg', []))} |",
-              f"| Python | {m['python']} ({m['platform']}) |", f"| NumPy | {m['numpy']} |"]
+              f"| Python | {m['python']} ({m['platform']}) |", f"| NumPy | {m['numpy']} |",
+              f"| thread cap (`--threads`) | {doc.get('threads') or 'none: each library chooses'} |"]
     for p in m.get("threadpools", []):
         lines.append(f"| {p['user_api']} | {p['internal_api']} {p.get('version') or ''} "
                      f"({p.get('prefix')}, {p['num_threads']} threads, {p.get('architecture') or '-'}) |")
@@ -291,13 +292,15 @@ def write_markdown(doc: dict, path: str, charts: list[str]) -> None:
               "epsilon 1e-7) and softmax cross-entropy on logits. PyTorch and sklearn initialise with "
               "their own "
               "schemes (not Glorot), so accuracies differ slightly for that reason too.",
-              "- tf.keras runs with TensorFlow's defaults (threads chosen by TF); `TF_ENABLE_ONEDNN_OPTS` is "
+              "- tf.keras runs with TensorFlow's defaults (threads chosen by TF unless `--threads`); "
+              "`TF_ENABLE_ONEDNN_OPTS` is "
               f"`{doc['tf_onednn']}` for the Keras worker (`--tf-onednn`; the Makefile's `=0` for the "
               "tests is "
               "removed for benchmarks unless asked for). `verbose=0`, no metrics compiled (the same for "
               "tinynet).",
               "- PyTorch: a plain loop (`nn.Sequential`, `CrossEntropyLoss`, `torch.optim.Adam(eps=1e-7)`, "
-              "`randperm` each epoch, `loss.item()` each step for the epoch loss), default intra-op threads.",
+              "`randperm` each epoch, `loss.item()` each step for the epoch loss), default intra-op "
+              "threads unless `--threads`.",
               "- sklearn: `MLPClassifier(hidden_layer_sizes=(25, 15), solver='adam', batch_size=32, "
               "learning_rate_init=1e-3, max_iter=40, epsilon=1e-7, alpha=0, tol=0, n_iter_no_change=41, "
               "shuffle=True)`; its final ConvergenceWarning (max_iter reached, by design) is silenced.",

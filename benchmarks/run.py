@@ -43,8 +43,21 @@ def available(system: str) -> bool:
     return importlib.util.find_spec(IMPORT_NAME[system]) is not None
 
 
-def worker_env(onednn: str) -> dict:
+THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BENCH_THREADS")
+
+
+def worker_env(onednn: str, threads: int | None) -> dict:
+    """The workers' environment: the repo on PYTHONPATH, the oneDNN choice, and optionally a thread cap.
+
+    ``threads`` (``--threads``) sets OpenMP/BLAS variables and ``BENCH_THREADS``, which the adapters pass to
+    ``torch.set_num_threads`` and TensorFlow's intra/inter-op settings; ``None``: library defaults.
+    """
     env = dict(os.environ)
+    for var in THREAD_VARS:
+        env.pop(var, None)
+    if threads is not None:
+        for var in THREAD_VARS:
+            env[var] = str(threads)
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if onednn == "default":
@@ -132,6 +145,8 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", default=",".join(ALL_JOBS), help="comma-separated subset")
     parser.add_argument("--tf-onednn", choices=["default", "0", "1"], default="default",
                         help="TF_ENABLE_ONEDNN_OPTS for the Keras worker (default: unset = TF's default)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="cap every library at N threads (default: each library's own default)")
     parser.add_argument("--note", default="", help="a line shown at the top of benchmarks.md")
     parser.add_argument("--no-profile", action="store_true", help="skip the tinynet step profile")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per worker process")
@@ -146,6 +161,8 @@ def main(argv=None) -> int:
         if j not in ALL_JOBS:
             parser.error(f"--jobs: expected names from {ALL_JOBS}, received {j!r}")
     repeats = args.repeats if args.repeats is not None else (1 if args.quick else 5)
+    if args.threads is not None and args.threads < 1:
+        parser.error(f"--threads: expected a positive integer, received {args.threads}")
     if repeats < 1:
         parser.error(f"--repeats: expected a positive integer, received {repeats}")
     out = args.out or (tempfile.mkdtemp(prefix="tinynet-bench-") if args.quick else DOCS)
@@ -157,7 +174,7 @@ def main(argv=None) -> int:
     systems = [s for s in systems if s not in skipped]
     for s in skipped:
         print(f"skipping {s}: {IMPORT_NAME[s]} is not importable", flush=True)
-    env = worker_env(args.tf_onednn)
+    env = worker_env(args.tf_onednn, args.threads)
     raw = []
     started = time.time()
     for r, system, js in plan(systems, jobs, repeats, args.quick):
@@ -178,6 +195,7 @@ def main(argv=None) -> int:
 
     doc = {"quick": args.quick, "repeats": repeats, "systems": systems, "skipped": skipped, "jobs": jobs,
            "tf_onednn": args.tf_onednn, "note": args.note,
+           "threads": args.threads,
            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
            "wall_seconds": time.time() - started, "machine": common.machine(), "raw": raw,
            "summary": summarise_all(raw), "profile": profile}

@@ -17,6 +17,12 @@ import numpy as np
 LEARNING_RATE, EPSILON = 1e-3, 1e-7
 
 
+def thread_cap() -> int | None:
+    """``BENCH_THREADS`` (set by ``run.py --threads``) as an int, or None for the library's default."""
+    value = os.environ.get("BENCH_THREADS", "")
+    return int(value) if value else None
+
+
 class TinynetSystem:
     name = "tinynet"
     default_predict = "batch 32 (Sequential.predict default)"
@@ -75,6 +81,10 @@ class KerasSystem:
         import keras
         import tensorflow as tf
 
+        if thread_cap() is not None and not getattr(KerasSystem, "_threads_set", False):
+            tf.config.threading.set_intra_op_parallelism_threads(thread_cap())
+            tf.config.threading.set_inter_op_parallelism_threads(thread_cap())
+            KerasSystem._threads_set = True
         tf.keras.utils.set_random_seed(seed)
         layers = [keras.Input(shape=(sizes[0],))]
         layers += [keras.layers.Dense(w, activation="relu") for w in sizes[1:-1]]
@@ -109,6 +119,8 @@ class TorchSystem:
         import torch
         from torch import nn
 
+        if thread_cap() is not None:
+            torch.set_num_threads(thread_cap())
         torch.manual_seed(seed)
         self.torch = torch
         modules = []
