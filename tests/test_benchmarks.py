@@ -1,7 +1,7 @@
 """The benchmark harness (benchmarks/): its quick mode end to end, and its hand-written NumPy yardstick.
 
-No timing is asserted: only that the harness runs, produces every field with sane values, and that the NumPy loop
-it compares against computes the same gradients as tinynet.
+No timing is asserted: only that the harness runs, produces every field with sane values, and that the NumPy
+loop it compares against computes the same gradients and updates as tinynet.
 """
 
 from __future__ import annotations
@@ -36,9 +36,11 @@ def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench")
     env = dict(os.environ)
     env["PYTHONPATH"] = ROOT + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.run([sys.executable, os.path.join(BENCH, "run.py"), "--quick", "--out", str(out),
-                           "--systems", ",".join(SYSTEMS)], capture_output=True, text=True, env=env, timeout=600)
-    assert proc.returncode == 0, f"run.py --quick failed:\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-4000:]}"
+    cmd = [sys.executable, os.path.join(BENCH, "run.py"), "--quick", "--out", str(out), "--systems",
+           ",".join(SYSTEMS)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, \
+        f"run.py --quick failed:\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-4000:]}"
     with open(out / "results.json") as fh:
         return out, json.load(fh)
 
@@ -101,9 +103,9 @@ def test_quick_run_profile_fields(quick_run):
 
 
 def test_quick_mode_refuses_to_write_docs():
-    proc = subprocess.run([sys.executable, os.path.join(BENCH, "run.py"), "--quick", "--out",
-                           os.path.join(ROOT, "docs"), "--systems", "tinynet"], capture_output=True, text=True,
-                          timeout=120)
+    cmd = [sys.executable, os.path.join(BENCH, "run.py"), "--quick", "--out", os.path.join(ROOT, "docs"),
+           "--systems", "tinynet"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "quick mode never writes docs/" in proc.stderr
 
 
@@ -130,11 +132,12 @@ def test_numpy_ref_gradients_match_tinynet():
     np.testing.assert_allclose(ref_loss, ours_loss, rtol=1e-12, err_msg="numpy-ref loss vs tinynet")
     ref_grads = [a for pair in zip(ref.gW, ref.gb, strict=True) for a in pair]
     for i, (r, o) in enumerate(zip(ref_grads, ours_grads, strict=True)):
-        np.testing.assert_allclose(r, o, rtol=1e-10, atol=1e-14, err_msg=f"gradient {i}: numpy-ref vs tinynet")
+        np.testing.assert_allclose(r, o, rtol=1e-10, atol=1e-14,
+                                   err_msg=f"gradient {i}: numpy-ref vs tinynet")
 
 
 def test_numpy_ref_adam_matches_tinynet_after_fit():
-    """A full unshuffled-equivalent run: same init, same batches, the weights after 3 steps agree (float64)."""
+    """Same initial weights, same (unshuffled) batches: the weights after 3 Adam steps agree (float64)."""
     from tinynet import Sequential
     from tinynet.layers import Dense
     from tinynet.losses import SparseCategoricalCrossentropy
