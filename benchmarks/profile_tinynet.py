@@ -86,10 +86,10 @@ def instrumented(X, y, epochs, batch=32):
     t0 = pc()
     fit_model.fit(X, y, batch_size=batch, epochs=epochs, verbose=0)
     plain = (pc() - t0) / steps * 1e6
-    # What model.fit does beyond the timed parts: its loop, slicing, per-step checks and copies, callbacks.
-    parts["rest of model.fit (plain fit - parts)"] = plain - sum(parts.values())
-    return {"steps": steps, "us_per_step": parts, "instrumented_total_us": wall / steps * 1e6,
-            "plain_fit_us_per_step": plain}
+    # The replica's own loop (slicing, Python loop, timers) is its wall time minus the timed parts; what a
+    # real model.fit does beyond the replica (per-step checks, copies, callbacks) shows as plain - replica.
+    return {"steps": steps, "us_per_step": parts, "replica_loop_us": wall / steps * 1e6 - sum(parts.values()),
+            "instrumented_total_us": wall / steps * 1e6, "plain_fit_us_per_step": plain}
 
 
 def ops(number):
@@ -196,7 +196,8 @@ def main(argv=None) -> int:
     print(f"\ninstrumented fit loop, µs per step ({ins['steps']} steps):")
     for k, v in ins["us_per_step"].items():
         print(f"  {k:34s} {v:8.1f}")
-    print(f"  {'(instrumented loop wall)':34s} {ins['instrumented_total_us']:8.1f}")
+    print(f"  {'loop, slicing, timers (rest)':34s} {ins['replica_loop_us']:8.1f}")
+    print(f"  {'total (instrumented replica)':34s} {ins['instrumented_total_us']:8.1f}")
     print(f"  {'plain model.fit':34s} {ins['plain_fit_us_per_step']:8.1f}")
     print("\nNumPy calls alone, µs per call:")
     for k, v in result["ops_us"].items():

@@ -148,6 +148,10 @@ def main(argv=None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="cap every library at N threads (default: each library's own default)")
     parser.add_argument("--note", default="", help="a line shown at the top of benchmarks.md")
+    parser.add_argument("--render-only", action="store_true",
+                        help="measure nothing: rewrite benchmarks.md and the charts from OUT/results.json")
+    parser.add_argument("--profile-only", action="store_true",
+                        help="re-run only the tinynet profile into OUT/results.json, then render")
     parser.add_argument("--no-profile", action="store_true", help="skip the tinynet step profile")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds per worker process")
     args = parser.parse_args(argv)
@@ -169,12 +173,20 @@ def main(argv=None) -> int:
     if args.quick and os.path.realpath(out) == os.path.realpath(DOCS):
         parser.error("--out: quick mode never writes docs/; give another folder")
     os.makedirs(out, exist_ok=True)
+    env = worker_env(args.tf_onednn, args.threads)
+    if args.render_only or args.profile_only:
+        with open(os.path.join(out, "results.json")) as fh:
+            doc = json.load(fh)
+        if args.profile_only:
+            doc["profile"] = run_profile(env, doc["quick"], args.timeout)
+            report.write_json(os.path.join(out, "results.json"), doc)
+        render(doc, out)
+        return 0
 
     skipped = [s for s in systems if not available(s)]
     systems = [s for s in systems if s not in skipped]
     for s in skipped:
         print(f"skipping {s}: {IMPORT_NAME[s]} is not importable", flush=True)
-    env = worker_env(args.tf_onednn, args.threads)
     raw = []
     started = time.time()
     for r, system, js in plan(systems, jobs, repeats, args.quick):
@@ -185,13 +197,7 @@ def main(argv=None) -> int:
               flush=True)
     profile = None
     if "tinynet" in systems and not args.no_profile:
-        cmd = [sys.executable, os.path.join(HERE, "profile_tinynet.py"), "--json"]
-        cmd += ["--quick"] if args.quick else []
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=args.timeout)
-        if proc.returncode != 0:
-            raise RuntimeError(f"profile failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-        profile = json.loads(proc.stdout.strip().splitlines()[-1])
-        print("profile done", flush=True)
+        profile = run_profile(env, args.quick, args.timeout)
 
     doc = {"quick": args.quick, "repeats": repeats, "systems": systems, "skipped": skipped, "jobs": jobs,
            "tf_onednn": args.tf_onednn, "note": args.note,
@@ -200,10 +206,25 @@ def main(argv=None) -> int:
            "wall_seconds": time.time() - started, "machine": common.machine(), "raw": raw,
            "summary": summarise_all(raw), "profile": profile}
     report.write_json(os.path.join(out, "results.json"), doc)
+    render(doc, out)
+    return 0
+
+
+def run_profile(env: dict, quick: bool, timeout: float) -> dict:
+    """``benchmarks/profile_tinynet.py --json`` in its own process; its parsed output."""
+    cmd = [sys.executable, os.path.join(HERE, "profile_tinynet.py"), "--json"]
+    cmd += ["--quick"] if quick else []
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"profile failed (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+    print("profile done", flush=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def render(doc: dict, out: str) -> None:
     charts = report.write_charts(doc, out)
     report.write_markdown(doc, os.path.join(out, "benchmarks.md"), charts)
     print(f"wrote {out}/benchmarks.md, results.json and {len(charts)} chart(s)", flush=True)
-    return 0
 
 
 if __name__ == "__main__":
