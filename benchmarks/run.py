@@ -202,6 +202,7 @@ def main(argv=None) -> int:
     doc = {"quick": args.quick, "repeats": repeats, "systems": systems, "skipped": skipped, "jobs": jobs,
            "tf_onednn": args.tf_onednn, "note": args.note,
            "threads": args.threads,
+           "command": " ".join(["python benchmarks/run.py"] + list(sys.argv[1:] if argv is None else argv)),
            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
            "wall_seconds": time.time() - started, "machine": common.machine(), "raw": raw,
            "summary": summarise_all(raw), "profile": profile}
