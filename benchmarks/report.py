@@ -316,6 +316,10 @@ def write_markdown(doc: dict, path: str, charts: list[str]) -> None:
               "- NumPy hand loop: `benchmarks/numpy_ref.py`, written for this harness: one flat parameter "
               "and "
               "gradient buffer, Adam as in-place ufuncs over it, preallocated activations, ufunc reductions.",
-              "- Peak RSS is the whole worker process, so it includes each library's import footprint.", ""]
+              "- Peak RSS is the whole worker process, so it includes each library's import footprint.",
+              "- Threads on a shared machine: with 2 threads per library (default) and the other core busy, "
+              "OpenMP/BLAS parallel regions stall on the descheduled thread (one PyTorch seed fit took 261 s "
+              "that way, against about 11 s capped at 1 thread in the same hour). `--threads 1` removes that "
+              "effect; on a quiet machine run both and report the defaults.", ""]
     text = "\n".join(lines)
     _atomic_write(path, lambda fh: fh.write(text.encode()))
