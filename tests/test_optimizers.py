@@ -150,3 +150,17 @@ def test_names_resolve_like_keras():
     assert isinstance(get("adam"), Adam) and isinstance(get("SGD"), SGD)
     opt = Adam()
     assert get(opt) is opt
+
+
+def test_changing_the_learning_rate_between_steps_takes_effect():
+    params, grad_steps = _problem(5)
+    expected = _reference_adam(params, grad_steps[:1], 0.001, 0.9, 0.999, 1e-7, False)
+    opt = Adam()
+    opt.apply(params, grad_steps[0])
+    for ours, ref in zip(params, expected, strict=True):
+        np.testing.assert_array_equal(ours, ref)
+    before = [p.copy() for p in params]
+    opt.learning_rate = 0.0
+    opt.apply(params, grad_steps[1])
+    for ours, ref in zip(params, before, strict=True):
+        np.testing.assert_array_equal(ours, ref)

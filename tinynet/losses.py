@@ -57,7 +57,7 @@ class Loss:
     def _reduce(self, values: np.ndarray) -> float:
         # Accumulated in float64: a float32 sum of per-sample losses near float32's limit (logits of ~1e38) would
         # overflow although their mean does not.
-        total = float(values.sum(dtype=np.float64))
+        total = float(np.add.reduce(values, dtype=np.float64))
         return total / values.shape[0] if self.reduction == "sum_over_batch_size" else total
 
     def _check(self, y_true, y_pred):
@@ -124,13 +124,15 @@ class SparseCategoricalCrossentropy(Loss):
         else:
             clipped = np.clip(y_pred, EPSILON, 1 - EPSILON)
             z = np.log(clipped)
-        shifted = z - z.max(axis=1, keepdims=True)
+        # (ufunc.reduce rather than .max()/.sum(): same result, without their Python wrappers on small arrays)
+        shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
         e = np.exp(shifted)
-        s = e.sum(axis=1, keepdims=True)
-        values = np.log(s[:, 0]) - (shifted * onehot).sum(axis=1)    # log-sum-exp minus the true class's score
+        s = np.add.reduce(e, axis=1, keepdims=True)
+        values = np.log(s[:, 0])
+        values -= np.add.reduce(shifted * onehot, axis=1)           # log-sum-exp minus the true class's score
         if not want_grad:
             return values, None
-        grad = e / s                      # softmax(z)
+        grad = np.divide(e, s, out=e)     # softmax(z)
         grad -= onehot                    # - onehot(y)
         if not self.from_logits:          # chain through z = log(clip(p)): dz/dp = 1/p inside the clip range
             grad /= clipped

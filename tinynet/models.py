@@ -365,15 +365,17 @@ class Sequential:
                 for callback in callbacks:
                     callback.on_epoch_begin(epoch)
                 start_time = time.perf_counter()
-                if shuffle:
-                    order = self._rng.permutation(n)
-                    xe, ye = x[order], y[order]          # one gather per epoch, then cheap slices
-                else:
-                    xe, ye = x, y
+                order = self._rng.permutation(n) if shuffle else None
                 total = 0.0
                 correct = [0] * len(metrics)
                 for step, start in enumerate(range(0, n, batch_size)):
-                    xb, yb = xe[start:start + batch_size], ye[start:start + batch_size]
+                    if shuffle:
+                        # Gathering each batch's rows (a few kB that stay in cache for the matmul) measured faster
+                        # than gathering the whole epoch at once; mode="clip" skips a bounds-checking copy.
+                        rows = order[start:start + batch_size]
+                        xb, yb = x.take(rows, axis=0, mode="clip"), y.take(rows, axis=0, mode="clip")
+                    else:
+                        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
                     out = forward(xb, True)
                     loss, grad = loss_vg(yb, out)
                     if not math.isfinite(loss):

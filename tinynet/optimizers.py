@@ -164,13 +164,13 @@ class Adam(Optimizer):
             raise TypeError(f"amsgrad: expected True or False, received {describe(amsgrad)}")
         self.amsgrad = amsgrad
         self._slots = ("m", "v", "v_hat") if amsgrad else ("m", "v")
+        self._cast: dict = {}
 
     def _update_all(self, params, grads):
-        one_minus_b1, one_minus_b2 = 1 - self.beta_1, 1 - self.beta_2   # Python floats, cast on use
         for i, (var, g) in enumerate(zip(params, grads, strict=True)):
-            dtype = var.dtype.type
-            t = dtype(self.iterations + 1)
-            alpha = dtype(self.learning_rate) * np.sqrt(1 - dtype(self.beta_2) ** t) / (1 - dtype(self.beta_1) ** t)
+            lr, beta_1, beta_2, one_minus_b1, one_minus_b2, epsilon = self._constants(var.dtype.type)
+            t = var.dtype.type(self.iterations + 1)
+            alpha = lr * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
             m, v = self._state["m"][i], self._state["v"][i]
             a, b = self._scratch[i]
             np.subtract(g, m, out=a)
@@ -183,10 +183,20 @@ class Adam(Optimizer):
             if self.amsgrad:
                 v = np.maximum(self._state["v_hat"][i], v, out=self._state["v_hat"][i])
             np.sqrt(v, out=b)
-            b += self.epsilon
+            b += epsilon
             np.multiply(m, alpha, out=a)
             a /= b
             var -= a                                      # var -= (m * alpha) / (sqrt(v) + epsilon)
+
+    def _constants(self, dtype):
+        """The hyperparameters cast to ``dtype`` once (``1 - beta`` formed in double first, as Keras does)."""
+        key = (dtype, self.learning_rate, self.beta_1, self.beta_2, self.epsilon)   # follows later changes
+        cached = self._cast.get(key)
+        if cached is None:
+            self._cast = {key: tuple(dtype(c) for c in (
+                self.learning_rate, self.beta_1, self.beta_2, 1 - self.beta_1, 1 - self.beta_2, self.epsilon))}
+            cached = self._cast[key]
+        return cached
 
     def get_config(self):
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2, "epsilon": self.epsilon,
