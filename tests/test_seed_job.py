@@ -43,3 +43,11 @@ def test_readme_seed_program_runs_as_written(tmp_path, monkeypatch):
     assert namespace["logits"].shape == (5000, 10)
     assert len(namespace["history"].history["loss"]) == 40
     assert namespace["acc"] >= 0.98 and np.isfinite(namespace["loss"])
+
+
+def test_readme_gradcheck_example_runs_and_passes(capsys):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    example = next(b for b in blocks if "gradcheck.check_model" in b)
+    exec(compile(example, str(README), "exec"), {})
+    out = capsys.readouterr().out
+    assert "dense/kernel" in out and out.rstrip().endswith("OK")

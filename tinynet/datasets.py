@@ -73,7 +73,12 @@ def load_ex3data1(path="Data/ex3data1.mat") -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"{path!r}: expected labels 1..10 in y (10 stands for the digit 0), found {bad.item()!r}")
     y = labels.astype(np.int64)
     y[y == 10] = 0
-    return np.asarray(X, dtype=np.float32), y
+    with np.errstate(over="ignore"):
+        X32 = np.asarray(X, dtype=np.float32)
+    if not np.isfinite(X32).all():
+        raise ValueError(f"{path!r}: expected X within float32's range, found values up to "
+                         f"{np.abs(X.astype(np.float64)).max():.3g}")
+    return X32, y
 
 
 def to_images(X, shape=(20, 20), order="F") -> np.ndarray:
