@@ -26,7 +26,6 @@ from ._validation import describe, float_array, float_dtype, positive_int, real_
 from .callbacks import Callback, History
 from .layers import Activation, Dense, Layer, Softmax, _shape_tuple
 
-
 _PREDICT_BATCH = 1024    # predict's default batch: big enough to amortise per-call overhead, small in memory
 
 
