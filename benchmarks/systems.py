@@ -25,7 +25,7 @@ def thread_cap() -> int | None:
 
 class TinynetSystem:
     name = "tinynet"
-    default_predict = "batch 32 (Sequential.predict default)"
+    default_predict = "Sequential.predict default (batches of up to 1024)"
 
     def build(self, sizes, seed):
         from tinynet import Sequential

@@ -47,6 +47,7 @@ def load_ex3data1(path="Data/ex3data1.mat") -> tuple[np.ndarray, np.ndarray]:
     import scipy.io  # scipy is a runtime dependency; imported here to keep `import tinynet` light
 
     path = _existing_file(path)
+    _check_mat5_elements(path)
     try:
         data = scipy.io.loadmat(path, variable_names=("X", "y"))
     except Exception as exc:  # scipy raises ValueError, MatReadError, OSError, zlib.error, EOFError, ...
@@ -279,6 +280,59 @@ def train_test_split(X, y, test_size=0.2, stratify=True, seed=0):
 
 
 # -- helpers -----------------------------------------------------------------------------------------------
+# MAT v5 element data types a reader may meet inside an array (miMATRIX = 14 nests; 15 = miCOMPRESSED).
+_MAT5_DATA_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 16, 17, 18})
+_MAT5_MATRIX, _MAT5_COMPRESSED = 14, 15
+
+
+def _check_mat5_elements(path: str) -> None:
+    """Walk a MAT v5 file's element tags and refuse unknown data types or sizes that overrun their container.
+
+    SciPy's v5 reader indexes a table with the data type code read from the file without checking it, so a
+    corrupted or crafted code crashes the whole process (a segmentation fault, not an exception). This walk finds
+    such codes first and turns them into a ``ValueError``. Files that are not MAT v5 are left to SciPy.
+    """
+    with open(path, "rb") as fh:
+        data = fh.read()
+    if len(data) < 128 or data[126:128] not in (b"IM", b"MI"):
+        return                                      # not v5 (v4, HDF5-based v7.3, or not a MAT file at all)
+    order = "<" if data[126:128] == b"IM" else ">"
+
+    def walk(buf: bytes, inside_matrix: bool, depth: int) -> None:
+        pos = 0
+        while pos < len(buf):
+            if len(buf) - pos < 8:
+                raise ValueError("a truncated element tag")
+            first, count = np.frombuffer(buf, dtype=order + "u4", count=2, offset=pos).tolist()
+            if first >> 16:                         # "small data element": type and size packed in 4 bytes
+                mdtype, count, start, end = first & 0xFFFF, first >> 16, pos + 4, pos + 8
+                if count > 4:
+                    raise ValueError(f"a small data element of {count} bytes")
+            else:
+                mdtype, start = first, pos + 8
+                end = start + count + (-count % 8 if mdtype != _MAT5_COMPRESSED else 0)
+            if start + count > len(buf):
+                raise ValueError(f"an element of {count} bytes at offset {pos} that runs past its container")
+            payload = buf[start:start + count]
+            if mdtype == _MAT5_COMPRESSED and not inside_matrix and depth == 0:
+                try:
+                    walk(memoryview(zlib.decompress(payload)), False, depth + 1)
+                except zlib.error as exc:
+                    raise ValueError(f"a compressed element that does not decompress ({exc})") from None
+            elif mdtype == _MAT5_MATRIX:
+                if depth > 32:
+                    raise ValueError("arrays nested more than 32 deep")
+                walk(payload, True, depth + 1)
+            elif not inside_matrix or mdtype not in _MAT5_DATA_TYPES:
+                raise ValueError(f"an element of unknown data type {mdtype} at offset {pos}")
+            pos = end
+
+    try:
+        walk(memoryview(data)[128:], False, 0)             # memoryview: slices without copying
+    except ValueError as exc:
+        raise ValueError(f"{path!r} is not a readable MAT file ({exc})") from None
+
+
 def _existing_file(path, name: str = "path") -> str:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name}: expected a file path, received {describe(path)}")

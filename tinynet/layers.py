@@ -126,8 +126,10 @@ class ReLU(Layer):
     and multiplying by a float mask is about twice as fast in NumPy as multiplying by a boolean one.
     """
 
+    in_place = False    # set by a Dense on its own ReLU, which only ever sees arrays that Dense just created
+
     def forward(self, x, training=False):
-        out = np.maximum(x, 0)
+        out = np.maximum(x, 0, out=x if self.in_place else None)
         if training:
             self._mask = np.sign(out)
         return out
@@ -268,6 +270,8 @@ class Dense(Layer):
             raise ValueError(f"input_shape: expected (features,) for Dense, received {input_shape!r}")
         super().__init__(name=name, input_shape=input_shape)
         self.units = units
+        if isinstance(act, ReLU) and activation == "relu":
+            act.in_place = True                     # Dense's own ReLU may overwrite the pre-activation it gets
         self.activation = act
         self.activation_name = _activation_name(act)
         self.use_bias = use_bias

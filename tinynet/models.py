@@ -22,7 +22,7 @@ from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from ._io import atomic_savez, read_npz
-from ._validation import describe, float_array, float_dtype, positive_int, real_number
+from ._validation import all_finite, describe, float_array, float_dtype, positive_int, real_number
 from .callbacks import Callback, History
 from .layers import Activation, Dense, Layer, Softmax, _shape_tuple
 
@@ -582,7 +582,7 @@ class Sequential:
 
 def _check_outputs_finite(out: np.ndarray, x: np.ndarray) -> None:
     """Refuse to hand back NaN/inf computed from finite inputs (overflow): say so instead of failing silently."""
-    if not np.isfinite(out).all():
+    if not all_finite(out):
         raise ValueError(f"x: expected inputs the model can process in {out.dtype}; its outputs overflowed to "
                          f"inf/NaN (largest |x| is {np.abs(x).max():.3g}). Scale the inputs.")
 
