@@ -388,3 +388,94 @@ def test_public_names():
     assert hasattr(tinynet.losses, "SparseCategoricalCrossentropy")
     assert hasattr(tinynet.optimizers, "Adam") and hasattr(tinynet.optimizers, "SGD")
     assert callable(tinynet.gradcheck.check_model)
+
+
+# -- found in review: state leaks, shared objects, callbacks --------------------------------------------------
+def test_a_fit_refused_for_shape_changes_no_layer():
+    from tinynet.layers import ReLU
+    model = Sequential([ReLU(), Dense(3)], seed=0)
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="Flatten"):
+        model.fit(rng.random((8, 4, 5)), np.zeros(8, int), verbose=0)
+    assert not model.built and not any(layer.built for layer in model.layers)
+    model.fit(rng.random((8, 20)), np.zeros(8, int), verbose=0)          # the right data still trains
+    assert model.get_weights()[0].shape == (20, 3)
+
+
+def test_one_optimizer_instance_cannot_drive_two_models():
+    x, y = toy_data(16)
+    shared = Adam()
+    a, b = small_model(seed=1, optimizer=shared), small_model(seed=2, optimizer=shared)
+    a.fit(x, y, epochs=1, verbose=0)
+    before = b.get_weights()
+    with pytest.raises(ValueError, match="optimizer: this Adam already holds state"):
+        b.fit(x, y, epochs=1, verbose=0)
+    for w, v in zip(before, b.get_weights(), strict=True):
+        np.testing.assert_array_equal(w, v)
+    assert shared.iterations == 1                                       # a's one step (16 samples) only
+
+
+def test_activation_objects_are_copied_and_odd_ones_refused():
+    from tinynet.layers import ReLU
+    relu = ReLU()
+    model = Sequential([Dense(4, activation=relu, input_shape=(3,)), Dense(2, activation=relu), Dense(2)], seed=0)
+    assert model.layers[0].activation is not model.layers[1].activation
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
+    model.fit(np.random.default_rng(0).random((10, 3)), np.arange(10) % 2, verbose=0)
+    for bad in (Dense(5), Flatten()):
+        with pytest.raises(TypeError, match="activation"):
+            Dense(3, activation=bad)
+
+
+def test_softmax_layer_stays_a_softmax_after_training_a_softmax_head():
+    from tinynet import gradcheck
+    from tinynet.layers import Softmax
+    head = Softmax()
+    model = Sequential([Dense(4, input_shape=(3,)), head], seed=0)
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=False), optimizer="sgd")
+    model.fit(np.random.default_rng(0).random((10, 3)), np.arange(10) % 4, verbose=0)
+    report = gradcheck.check_layer(head, np.random.default_rng(1).standard_normal((5, 4)))
+    assert report.ok, report
+
+
+def test_compile_refuses_a_loss_without_reduction():
+    model = Sequential([Dense(2, input_shape=(3,))])
+    with pytest.raises(ValueError, match="reduction='none'"):
+        model.compile(loss=SparseCategoricalCrossentropy(from_logits=True, reduction="none"), optimizer="adam")
+    assert not model.compiled
+
+
+def test_stop_training_from_a_batch_callback_stops_after_that_batch():
+    from tinynet.callbacks import Callback
+
+    class StopAtThirdBatch(Callback):
+        def __init__(self):
+            self.logs = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.logs.append(dict(logs))
+            if batch == 2:
+                self.model.stop_training = True
+
+    x, y = toy_data(80)                                   # 10 steps per epoch at batch 8
+    model = small_model(seed=3)
+    cb = StopAtThirdBatch()
+    history = model.fit(x, y, batch_size=8, epochs=5, shuffle=False, verbose=0, callbacks=[cb])
+    assert model.optimizer.iterations == 3 and history.epoch == [0]
+    batch_losses = [entry["batch_loss"] for entry in cb.logs]
+    assert history.history["loss"] == [pytest.approx(np.mean(batch_losses))]     # mean over the 24 samples seen
+    assert cb.logs[1]["loss"] == pytest.approx(np.mean(batch_losses[:2]))        # running mean, as in Keras
+
+
+def test_save_to_a_folder_path_is_a_named_error(tmp_path):
+    model = small_model()
+    for call in (model.save, model.save_weights):
+        with pytest.raises(ValueError, match="which is a folder"):
+            call(tmp_path)
+
+
+def test_huge_unsigned_labels_are_refused_by_name():
+    x, _ = toy_data(2)
+    with pytest.raises(ValueError, match="label value of 18446744073709551615"):
+        small_model().fit(x, np.array([0, 2**64 - 1], dtype=np.uint64), verbose=0)

@@ -101,3 +101,24 @@ def test_load_model_rejects_bad_files(tmp_path):
     for path, match in cases:
         with pytest.raises(ValueError, match=match):
             tinynet.load_model(path)
+
+
+@pytest.mark.parametrize("bit_generator", [np.random.PCG64, np.random.PCG64DXSM, np.random.MT19937,
+                                           np.random.Philox, np.random.SFC64])
+def test_every_numpy_bit_generator_saves_and_resumes(tmp_path, bit_generator):
+    x, y = data()
+
+    def model():
+        m = Sequential([Dense(4, activation="relu", input_shape=(5,)), Dense(3)],
+                       seed=np.random.Generator(bit_generator(7)))
+        m.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer=Adam())
+        return m
+
+    straight, first = model(), model()
+    straight.fit(x, y, epochs=2, batch_size=16, verbose=0)
+    first.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    first.save(tmp_path / "m.npz")
+    resumed = tinynet.load_model(tmp_path / "m.npz")
+    resumed.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)

@@ -13,6 +13,8 @@ def output_path(path, name: str = "path") -> str:
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"{name}: expected a file path (str or os.PathLike), received {type(path).__name__}")
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise ValueError(f"{name}: expected a file path, received {path!r}, which is a folder")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise ValueError(f"{name}: expected a file in an existing folder, received {path!r} ({folder!r} does not "
@@ -33,19 +35,37 @@ def atomic_write(path, write) -> str:
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    _fsync_folder(os.path.dirname(os.path.abspath(path)))
     return path
 
 
-def _umask() -> int:
+def _fsync_folder(folder: str) -> None:
+    """Make the rename itself durable (POSIX); a no-op where folders can't be opened."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _read_umask() -> int:
     mask = os.umask(0o022)   # the only way to read the umask is to set it; put it straight back
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()       # read once, at import, so no later write races other threads on the umask
 
 
 def atomic_savez(path, arrays: dict[str, np.ndarray]) -> str:

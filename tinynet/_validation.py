@@ -118,6 +118,9 @@ def class_labels(value, name: str, *, n: int | None = None, num_classes: int | N
         )
     if n is not None and arr.shape[0] != n:
         raise ValueError(f"{name}: expected {n} labels (one per sample), received {arr.shape[0]}")
+    if arr.dtype.kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+        raise ValueError(f"{name}: expected class labels in [0, {num_classes or 'classes'}), received a label value "
+                         f"of {arr.max()}")
     if not np.issubdtype(arr.dtype, np.integer):
         if np.issubdtype(arr.dtype, np.complexfloating):
             raise TypeError(f"{name}: expected integer class labels, received dtype {arr.dtype}")

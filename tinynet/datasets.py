@@ -10,7 +10,6 @@ scikit-learn row-major. :func:`to_images` turns rows back into upright images fo
 
 from __future__ import annotations
 
-import gzip
 import math
 import numbers
 import os
@@ -172,13 +171,22 @@ def _read_idx(path: str, magic: int, ndim: int) -> tuple[np.ndarray, tuple[int, 
     return np.frombuffer(raw, dtype=np.uint8, offset=header), dims
 
 
+_MAX_IDX_BYTES = 1 << 30      # a cap on decompressed IDX data, against gzip bombs
+
+
 def _read_bytes(path: str) -> bytes:
     try:
         with open(path, "rb") as fh:
             raw = fh.read()
         if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-    except (OSError, EOFError, zlib.error) as exc:  # gzip.BadGzipFile is an OSError
+            inflater = zlib.decompressobj(wbits=31)           # gzip framing
+            raw = inflater.decompress(raw, _MAX_IDX_BYTES)
+            if inflater.unconsumed_tail:
+                raise ValueError(f"{path!r} decompresses to more than {_MAX_IDX_BYTES >> 20} MiB; refusing to read "
+                                 "it (MNIST's largest file is 45 MiB)")
+            if not inflater.eof:
+                raise ValueError(f"{path!r} could not be read (the gzip stream is truncated)")
+    except (OSError, EOFError, zlib.error) as exc:
         raise ValueError(f"{path!r} could not be read ({_reason(exc)})") from exc
     return raw
 

@@ -112,9 +112,10 @@ def check_model(model, x, y, h: float = 1e-6, tol: float = 1e-6) -> Report:
                          f"{getattr(model, 'dtype', None)}")
     _, analytic = model.loss_and_gradients(x, y)
     x, y = model._xy(x, y)
+    per_sample = model._loss_functions()[1]
 
     def f():
-        return float(model.loss._reduce(model._loss_values(y, model._forward(x, False))))
+        return float(model.loss._reduce(per_sample(y, model._forward(x, False))))
 
     report = Report(tol=tol)
     names = [f"{layer.name}/{p}" for layer in model.layers for p in layer.param_names]

@@ -274,7 +274,7 @@ class TrainingMonitor(Callback):
     def on_train_batch_end(self, batch, logs=None):
         model = self.model
         after, before, grads = model._flat_params, model._previous_params, model._flat_grads
-        self._losses.append(float(logs["loss"]))
+        self._losses.append(float(logs["batch_loss"]))
         self._grad_norms.append([_norm(grads[s]) for _, s in self._slices])
         self._ratios.append([_ratio(_norm(after[s] - before[s]), _norm(before[s])) for _, s in self._slices])
         for name, relu in self._relus:

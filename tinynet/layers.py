@@ -171,15 +171,10 @@ class Softmax(Layer):
     """Softmax over the last axis; gradient ``s * (grad - sum(grad * s))`` per row.
 
     For classification prefer a linear output with ``from_logits=True`` in the loss: it is fused, exact and
-    cheaper.
-
-    As a model's output under ``SparseCategoricalCrossentropy(from_logits=False)``, Keras computes the loss
-    from this softmax's *input* (the logits), not from the clipped probabilities. ``Sequential`` does the
-    same: it reads ``logits`` (the last input, kept by reference) and sets ``logits_to_loss``, which makes
-    ``backward`` pass the loss's gradient, already taken with respect to the logits, straight through.
+    cheaper. As a model's output under ``SparseCategoricalCrossentropy(from_logits=False)``, Keras computes the
+    loss from this softmax's *input* (the logits), not from the clipped probabilities; ``Sequential`` does the
+    same, reading ``logits`` (the last input, kept by reference) and starting backpropagation below this layer.
     """
-
-    logits_to_loss = False
 
     def forward(self, x, training=False):
         self.logits = x
@@ -190,8 +185,6 @@ class Softmax(Layer):
         return out
 
     def backward(self, grad, need_input_grad=True):
-        if self.logits_to_loss:
-            return grad
         s = self._out
         return s * (grad - (grad * s).sum(axis=-1, keepdims=True))
 
@@ -207,9 +200,10 @@ def get_activation(identifier) -> Layer | None:
         if identifier not in ACTIVATIONS:
             raise ValueError(f"activation: expected one of {sorted(ACTIVATIONS)} or None, received {identifier!r}")
         return ACTIVATIONS[identifier]()
-    if isinstance(identifier, Layer) and not identifier.param_names:
-        return identifier
-    raise TypeError(f"activation: expected an activation name or None, received {describe(identifier)}")
+    if type(identifier) in ACTIVATIONS.values():
+        return None if type(identifier) is Linear else type(identifier)()   # a fresh one: masks are per layer
+    raise TypeError(f"activation: expected an activation name, an activation layer such as ReLU(), or None; "
+                    f"received {describe(identifier)}")
 
 
 def _activation_name(fn: Layer | None) -> str:
@@ -270,7 +264,7 @@ class Dense(Layer):
             raise ValueError(f"input_shape: expected (features,) for Dense, received {input_shape!r}")
         super().__init__(name=name, input_shape=input_shape)
         self.units = units
-        if isinstance(act, ReLU) and activation == "relu":
+        if isinstance(act, ReLU):
             act.in_place = True                     # Dense's own ReLU may overwrite the pre-activation it gets
         self.activation = act
         self.activation_name = _activation_name(act)
@@ -281,10 +275,8 @@ class Dense(Layer):
 
     def _param_specs(self, input_shape):
         if len(input_shape) != 1:
-            raise ValueError(
-                f"Dense expects inputs of shape (batch, features); received input_shape {input_shape}. "
-                "Add a Flatten layer first."
-            )
+            raise ValueError(f"input_shape: expected (features,) for Dense layer {self.name!r}, received "
+                             f"{input_shape}; add a Flatten layer before it")
         specs = [("kernel", (input_shape[0], self.units), self.kernel_initializer)]
         if self.use_bias:
             specs.append(("bias", (self.units,), self.bias_initializer))
@@ -312,6 +304,10 @@ class Dense(Layer):
     def backward(self, grad, need_input_grad=True):
         if self.activation is not None:
             grad = self.activation.backward(grad)
+        return self._backward_linear(grad, need_input_grad)
+
+    def _backward_linear(self, grad, need_input_grad=True):
+        """Backward from ``grad = dL/dz``, the gradient with respect to the pre-activation ``z``."""
         np.matmul(self._x.T, grad, out=self.grads[0])
         if self.use_bias:
             # grad.sum(axis=0), as a matrix-vector product: one BLAS call, several times faster on small batches.

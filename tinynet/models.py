@@ -57,6 +57,15 @@ class _DeferredInterrupt:
         return False
 
 
+def _check_new_layer(layer, existing, name: str) -> None:
+    if not isinstance(layer, Layer):
+        raise TypeError(f"{name}: expected a tinynet.layers.Layer, received {describe(layer)}")
+    if any(layer is other for other in existing):
+        raise ValueError(f"{name}: {layer.name!r} is already in this model")
+    if layer.built:
+        raise ValueError(f"{name}: {layer.name!r} is already built; give Sequential unbuilt layers")
+
+
 def _resolve_seed(seed) -> np.random.Generator:
     if seed is None or isinstance(seed, np.random.Generator):
         return seed if seed is not None else np.random.default_rng()
@@ -94,8 +103,7 @@ class Sequential:
         if not isinstance(layers, (list, tuple)):
             raise TypeError(f"layers: expected a list of tinynet layers, received {describe(layers)}")
         for i, layer in enumerate(layers):
-            if not isinstance(layer, Layer):
-                raise TypeError(f"layers[{i}]: expected a tinynet.layers.Layer, received {describe(layer)}")
+            _check_new_layer(layer, layers[:i], f"layers[{i}]")
         self.layers: list[Layer] = []
         self.built = False
         self.loss = self.optimizer = None
@@ -112,14 +120,9 @@ class Sequential:
     # -- structure -----------------------------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
         """Append a layer (before the model is built)."""
-        if not isinstance(layer, Layer):
-            raise TypeError(f"layer: expected a tinynet.layers.Layer, received {describe(layer)}")
         if self.built:
             raise ValueError("layer: this model is already built; add layers before it is built")
-        if any(layer is other for other in self.layers):
-            raise ValueError(f"layer: {layer.name!r} is already in this model")
-        if layer.built:
-            raise ValueError(f"layer: {layer.name!r} is already built; give Sequential unbuilt layers")
+        _check_new_layer(layer, self.layers, "layer")
         taken = {other.name for other in self.layers}
         base, k = layer.name, 0
         while layer.name in taken:
@@ -128,8 +131,13 @@ class Sequential:
         self.layers.append(layer)
 
     def _shapes_through(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The output shape for inputs of ``input_shape``, checking that every layer accepts its input.
+
+        Builds nothing, so a model whose layers don't fit the data is refused before any layer changes.
+        """
         shape = input_shape
         for layer in self.layers:
+            layer._param_specs(shape)                  # raises if the layer can't take this input
             shape = layer.compute_output_shape(shape)
         return shape
 
@@ -140,6 +148,7 @@ class Sequential:
         if not self.layers:
             raise ValueError("layers: expected at least one layer before building, received none")
         shape = _shape_tuple(input_shape, "input_shape")
+        self._shapes_through(shape)                    # all checks first: no layer is built if one would fail
         for layer in self.layers:
             layer.build(shape, rng=self._rng, dtype=self.dtype)
             shape = layer.output_shape
@@ -157,7 +166,6 @@ class Sequential:
                 gviews.append(self._flat_grads[offset:offset + p.size].reshape(p.shape))
                 offset += p.size
             layer._bind(pviews, gviews)
-        self._param_layers = [layer for layer in self.layers if layer.params]
         self.built = True
 
     @property
@@ -204,6 +212,9 @@ class Sequential:
         if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
             raise TypeError(f"metrics: expected a list of metric names, received {describe(metrics)}")
         resolved = [metrics_mod.get(m) for m in metrics]
+        if loss_obj.reduction == "none":
+            raise ValueError("loss: expected a loss that reduces to one number for training, received "
+                             f"{type(loss_obj).__name__} with reduction='none'")
         if resolved and not isinstance(loss_obj, losses_mod.SparseCategoricalCrossentropy):
             raise ValueError("metrics: accuracy needs a classification loss (SparseCategoricalCrossentropy), "
                              f"received loss {type(loss_obj).__name__}")
@@ -253,44 +264,52 @@ class Sequential:
             x = layer.forward(x, training)
         return x
 
-    def _backward(self, grad: np.ndarray) -> None:
-        """Backpropagate ``dL/d output``; fills the flat gradient buffer. The first layer skips its ``dx``."""
+    def _backward(self, grad: np.ndarray, top: int | None = None) -> None:
+        """Backpropagate from layer ``top`` (default: the last) down; fills the flat gradient buffer.
+
+        ``grad`` is ``dL/d output`` of layer ``top``. The first layer skips its ``dx``.
+        """
         layers = self.layers
-        for i in range(len(layers) - 1, -1, -1):
+        for i in range(len(layers) - 1 if top is None else top, -1, -1):
             grad = layers[i].backward(grad, i > 0)
 
-    def _loss_head(self) -> Softmax | None:
-        """The output softmax whose logits the loss reads, or None.
+    def _softmax_head(self) -> Softmax | None:
+        """The output softmax whose logits the loss reads instead of its probabilities, or None.
 
         Keras computes ``SparseCategoricalCrossentropy(from_logits=False)`` on a softmax output from the
         softmax's input: no clipping of the probabilities, and the gradient ``(softmax - onehot) / N`` with
         respect to the logits. So does tinynet, for a model ending in ``Dense(activation="softmax")``,
         ``Activation("softmax")`` or ``Softmax()``.
         """
+        if self._logits_loss is None:
+            return None
         last = self.layers[-1]
         act = last._fn if isinstance(last, Activation) else last
         act = act.activation if isinstance(act, Dense) else act
-        if not isinstance(act, Softmax):
-            return None
-        act.logits_to_loss = self._logits_loss is not None
-        return act if act.logits_to_loss else None
+        return act if isinstance(act, Softmax) else None
 
     def _loss_functions(self):
-        """``(value_and_grad, per_sample)`` for the batch just forwarded, resolved once per call of fit/evaluate.
+        """``(value_and_grad, per_sample, backward)`` for the batch just forwarded; resolved once per fit/evaluate.
 
-        Both take ``(y, out)``; with a softmax head they read its logits instead of ``out``.
+        The first two take ``(y, out)``; ``backward`` takes the loss's gradient. With a softmax head they read the
+        softmax's logits instead of ``out``, and backward starts below the softmax (the gradient is already with
+        respect to the logits).
         """
-        head = self._loss_head()
+        head = self._softmax_head()
         if head is None:
             loss = self.loss
-            return loss._value_and_grad, lambda y, out: loss._per_sample(y, out, want_grad=False)[0]
-        loss = self._logits_loss
-        return (lambda y, out: loss._value_and_grad(y, head.logits),
-                lambda y, out: loss._per_sample(y, head.logits, want_grad=False)[0])
+            return (loss._value_and_grad, lambda y, out: loss._per_sample(y, out, want_grad=False)[0],
+                    self._backward)
+        loss, last = self._logits_loss, len(self.layers) - 1
 
-    def _loss_values(self, y, out) -> np.ndarray:
-        """Per-sample losses of the batch just forwarded, shape (n,)."""
-        return self._loss_functions()[1](y, out)
+        def backward_from_logits(grad):
+            if isinstance(self.layers[last], Dense):          # Dense(activation="softmax"): skip its softmax
+                grad = self.layers[last]._backward_linear(grad, last > 0)
+            self._backward(grad, top=last - 1)
+
+        return (lambda y, out: loss._value_and_grad(y, head.logits),
+                lambda y, out: loss._per_sample(y, head.logits, want_grad=False)[0],
+                backward_from_logits)
 
     def loss_and_gradients(self, x, y) -> tuple[float, list[np.ndarray]]:
         """The loss on ``(x, y)`` and its gradient for every parameter (copies, in ``get_weights`` order).
@@ -300,8 +319,9 @@ class Sequential:
         self._require_compiled("loss_and_gradients")
         x, y = self._xy(x, y)
         self.build(x.shape[1:])
-        loss, grad = self._loss_functions()[0](y, self._forward(x, training=True))
-        self._backward(grad)
+        value_and_grad, _, backward = self._loss_functions()
+        loss, grad = value_and_grad(y, self._forward(x, training=True))
+        backward(grad)
         return loss, [g.copy() for layer in self.layers for g in layer.grads]
 
     # -- fit / evaluate / predict ----------------------------------------------------------------------------
@@ -346,6 +366,9 @@ class Sequential:
                                  "expected both to be non-empty")
             x, y, val = x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
             self._warn_if_class_sorted(y, val[1])
+        if not self.optimizer._fits([self._flat_params] if self.built else None):
+            raise ValueError(f"optimizer: this {type(self.optimizer).__name__} already holds state (moments, step "
+                             "count) for another model's parameters; give each model its own optimizer instance")
 
         self.build(x.shape[1:])
         n = x.shape[0]
@@ -354,8 +377,8 @@ class Sequential:
         self.history = history
         self.stop_training = False
         params, grads = [self._flat_params], [self._flat_grads]
-        loss_vg, _ = self._loss_functions()
-        forward, backward, apply = self._forward, self._backward, self.optimizer._apply
+        loss_vg, _, backward = self._loss_functions()
+        forward, apply = self._forward, self.optimizer._apply
         metrics = self._metrics
         previous = self._flat_params.copy()      # weights before the latest update, for the divergence guard
         self._previous_params = previous
@@ -368,7 +391,7 @@ class Sequential:
                     callback.on_epoch_begin(epoch)
                 start_time = time.perf_counter()
                 order = self._rng.permutation(n) if shuffle else None
-                total = 0.0
+                total, seen = 0.0, 0
                 correct = [0] * len(metrics)
                 for step, start in enumerate(range(0, n, batch_size)):
                     if shuffle:
@@ -388,17 +411,18 @@ class Sequential:
                     np.copyto(previous, params[0])
                     apply(params, grads)
                     total += loss * xb.shape[0]
-                    for callback in callbacks:
-                        callback.on_train_batch_end(step, {"loss": loss})
-                    if interrupt.requested:
+                    seen += xb.shape[0]
+                    for callback in callbacks:          # Keras passes the epoch's running mean as "loss"
+                        callback.on_train_batch_end(step, {"loss": total / seen, "batch_loss": loss})
+                    if interrupt.requested or self.stop_training:
                         break
-                if interrupt.requested and start + batch_size < n:     # stopped inside the epoch: don't record it
+                if interrupt.requested and seen < n:    # stopped inside the epoch: don't record it
                     break
                 if not np.isfinite(params[0]).all():
                     self._diverged(previous, "the weights became non-finite", epoch, step)
-                logs = {"loss": total / n}
+                logs = {"loss": total / seen}           # seen < n only when a callback stopped training
                 for (key, _), c in zip(metrics, correct, strict=True):
-                    logs[key] = c / n
+                    logs[key] = c / seen
                 if val is not None:
                     for key, value in self._evaluate_arrays(val[0], val[1], batch_size).items():
                         logs["val_" + key] = value
@@ -440,22 +464,18 @@ class Sequential:
                 UserWarning, stacklevel=3)
 
     def _evaluate_arrays(self, x, y, batch_size) -> dict[str, float]:
-        with np.errstate(over="ignore", invalid="ignore"):      # overflow is reported by name instead
-            return self._evaluate_batches(x, y, batch_size)
-
-    def _evaluate_batches(self, x, y, batch_size) -> dict[str, float]:
-        _, per_sample = self._loss_functions()
+        _, per_sample, _ = self._loss_functions()
         total = 0.0
         correct = [0] * len(self._metrics)
-        for start in range(0, x.shape[0], batch_size):
-            xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-            out = self._forward(xb, False)
-            values = per_sample(yb, out)
-            total += float(self.loss._reduce(values)) * xb.shape[0]
-            for k, (_, count) in enumerate(self._metrics):
-                correct[k] += count(yb, out)
-        if not math.isfinite(total):
-            _check_outputs_finite(self._forward(x, False), x)
+        with np.errstate(over="ignore", invalid="ignore"):      # overflow is reported by name instead
+            for start in range(0, x.shape[0], batch_size):
+                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+                out = self._forward(xb, False)
+                total += float(self.loss._reduce(per_sample(yb, out))) * xb.shape[0]
+                for k, (_, count) in enumerate(self._metrics):
+                    correct[k] += count(yb, out)
+            if not math.isfinite(total):
+                _check_outputs_finite(self._forward(x, False), x)
         logs = {"loss": total / x.shape[0]}
         for (key, _), c in zip(self._metrics, correct, strict=True):
             logs[key] = c / x.shape[0]
@@ -544,7 +564,7 @@ class Sequential:
         """
         self._require_built("save")
         config = self.get_config()
-        config["rng_state"] = self._rng.bit_generator.state
+        config["rng_state"] = _jsonable(self._rng.bit_generator.state)
         arrays = {"config.json": np.array(json.dumps(config))}
         arrays.update({"weights/" + k: w for k, w in zip(self._weight_names(), self.weights, strict=True)})
         if self.compiled:
@@ -585,6 +605,15 @@ def _check_outputs_finite(out: np.ndarray, x: np.ndarray) -> None:
     if not all_finite(out):
         raise ValueError(f"x: expected inputs the model can process in {out.dtype}; its outputs overflowed to "
                          f"inf/NaN (largest |x| is {np.abs(x).max():.3g}). Scale the inputs.")
+
+
+def _jsonable(value):
+    """A bit generator's state as JSON data: arrays become ``{"array": [...], "dtype": ...}`` (see saving.py)."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return {"array": value.tolist(), "dtype": value.dtype.str}
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _verbosity(verbose) -> int:

@@ -40,9 +40,21 @@ class Optimizer:
     _slots: tuple[str, ...] = ()
 
     def _build(self, params) -> None:
+        self._owner = list(params)          # the arrays this state belongs to (see _fits)
         self._state = {slot: [np.zeros_like(p) for p in params] for slot in self._slots}
         # Two scratch buffers per position, so a step allocates nothing.
         self._scratch = [(np.empty_like(p), np.empty_like(p)) for p in params]
+
+    def _fits(self, params) -> bool:
+        """Whether this optimizer may update ``params`` (a list of arrays, or None for a model not yet built).
+
+        True when it has no state yet or its state was built for exactly these arrays: one optimizer instance
+        serves one model, as in Keras.
+        """
+        if self._state is None:
+            return True
+        return params is not None and len(params) == len(self._owner) and all(
+            a is b for a, b in zip(params, self._owner, strict=True))
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Optimizer state as named arrays (``iterations`` and each slot per position), e.g. for saving."""

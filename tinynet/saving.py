@@ -19,6 +19,15 @@ _OPTIMIZERS = {"Adam": optimizers_mod.Adam, "SGD": optimizers_mod.SGD}
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
+def _from_jsonable(value):
+    """Undo ``models._jsonable``: ``{"array": [...], "dtype": ...}`` back to arrays."""
+    if isinstance(value, dict):
+        if set(value) == {"array", "dtype"}:
+            return np.asarray(value["array"], dtype=np.dtype(value["dtype"]))
+        return {k: _from_jsonable(v) for k, v in value.items()}
+    return value
+
+
 def load_model(path) -> Sequential:
     """Read a file written by ``model.save(path)``: architecture, weights, optimizer state and shuffling state.
 
@@ -56,7 +65,7 @@ def load_model(path) -> Sequential:
             if rng_state["bit_generator"] not in _BIT_GENERATORS:
                 raise ValueError(f"unknown bit generator {rng_state['bit_generator']!r}")
             model._rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
-            model._rng.bit_generator.state = rng_state
+            model._rng.bit_generator.state = _from_jsonable(rng_state)
     except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{where} is not a valid tinynet model file ({type(exc).__name__}: {exc})") from exc
     return model
