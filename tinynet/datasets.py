@@ -10,6 +10,7 @@ scikit-learn row-major. :func:`to_images` turns rows back into upright images fo
 
 from __future__ import annotations
 
+import io
 import math
 import numbers
 import os
@@ -46,9 +47,11 @@ def load_ex3data1(path="Data/ex3data1.mat") -> tuple[np.ndarray, np.ndarray]:
     import scipy.io  # scipy is a runtime dependency; imported here to keep `import tinynet` light
 
     path = _existing_file(path)
-    _check_mat5_elements(path)
-    try:
-        data = scipy.io.loadmat(path, variable_names=("X", "y"))
+    with open(path, "rb") as fh:
+        raw = fh.read()
+    _check_mat5_elements(raw, path)
+    try:   # SciPy reads the very bytes that were checked (a file changed in between can't slip through)
+        data = scipy.io.loadmat(io.BytesIO(raw), variable_names=("X", "y"))
     except Exception as exc:  # scipy raises ValueError, MatReadError, OSError, zlib.error, EOFError, ...
         raise ValueError(f"{path!r} is not a readable MAT file ({_reason(exc)})") from exc
     missing = [key for key in ("X", "y") if key not in data]
@@ -293,15 +296,13 @@ _MAT5_DATA_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 16, 17, 18})
 _MAT5_MATRIX, _MAT5_COMPRESSED = 14, 15
 
 
-def _check_mat5_elements(path: str) -> None:
+def _check_mat5_elements(data: bytes, path: str) -> None:
     """Walk a MAT v5 file's element tags and refuse unknown data types or sizes that overrun their container.
 
     SciPy's v5 reader indexes a table with the data type code read from the file without checking it, so a
     corrupted or crafted code crashes the whole process (a segmentation fault, not an exception). This walk finds
     such codes first and turns them into a ``ValueError``. Files that are not MAT v5 are left to SciPy.
     """
-    with open(path, "rb") as fh:
-        data = fh.read()
     if len(data) < 128 or data[126:128] not in (b"IM", b"MI"):
         return                                      # not v5 (v4, HDF5-based v7.3, or not a MAT file at all)
     order = "<" if data[126:128] == b"IM" else ">"
