@@ -219,7 +219,6 @@ class Sequential:
             raise ValueError("metrics: accuracy needs a classification loss (SparseCategoricalCrossentropy), "
                              f"received loss {type(loss_obj).__name__}")
         self.loss, self.optimizer, self._metrics = loss_obj, opt, resolved
-        self._metric_names = list(metrics)
         # For a softmax output, Keras takes this loss from the softmax's logits (see _loss_head).
         scce = losses_mod.SparseCategoricalCrossentropy
         self._logits_loss = (scce(from_logits=True, reduction=loss_obj.reduction)
@@ -550,7 +549,7 @@ class Sequential:
             config["compile"] = {
                 "loss": {"class_name": type(self.loss).__name__, "config": self.loss.get_config()},
                 "optimizer": {"class_name": type(self.optimizer).__name__, "config": self.optimizer.get_config()},
-                "metrics": list(self._metric_names),
+                "metrics": [key for key, _ in self._metrics],
             }
         return config
 
