@@ -479,3 +479,16 @@ def test_huge_unsigned_labels_are_refused_by_name():
     x, _ = toy_data(2)
     with pytest.raises(ValueError, match="label value of 18446744073709551615"):
         small_model().fit(x, np.array([0, 2**64 - 1], dtype=np.uint64), verbose=0)
+
+
+def test_column_major_inputs_are_made_row_major_once():
+    """scipy.io.loadmat hands back Fortran-ordered arrays; batches are rows, so the model works on a C-order copy."""
+    x, y = toy_data(12)
+    fortran = np.asfortranarray(x)
+    model = small_model()
+    assert model._inputs(fortran).flags.c_contiguous
+    a, b = small_model(seed=4), small_model(seed=4)
+    a.fit(x, y, batch_size=4, epochs=2, verbose=0)
+    b.fit(fortran, y, batch_size=4, epochs=2, verbose=0)
+    for wa, wb in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(wa, wb)
