@@ -301,6 +301,9 @@ def write_markdown(doc: dict, path: str, charts: list[str]) -> None:
               "epsilon 1e-7) and softmax cross-entropy on logits. PyTorch and sklearn initialise with "
               "their own "
               "schemes (not Glorot), so accuracies differ slightly for that reason too.",
+              "- The arrays are row-major (C order) float32, shuffled once. `scipy.io.loadmat` returns "
+              "column-major arrays; tinynet copies its input to row-major once per `fit`/`predict` call "
+              "(before that fix, the seed program on loadmat's arrays took 17 s instead of 2 s).",
               "- tf.keras runs with TensorFlow's defaults (threads chosen by TF unless `--threads`); "
               "`TF_ENABLE_ONEDNN_OPTS` is "
               f"`{doc['tf_onednn']}` for the Keras worker (`--tf-onednn`; the Makefile's `=0` for the "
