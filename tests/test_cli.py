@@ -224,18 +224,27 @@ def test_out_that_is_a_file_is_an_error(tmp_path):
     assert_one_error_line(stderr, "is not a folder")
 
 
-def test_ctrl_c_during_training_still_reports(tmp_path, monkeypatch):
-    data = write_toy_mat(tmp_path / "toy.mat")
+def _on_optimizer_step(monkeypatch, step: int, action) -> dict:
+    """Make Adam call ``action()`` at the start of its ``step``-th update; returns the live step counter."""
     steps = {"n": 0}
     original = Adam._update_all
 
-    def interrupt_on_step_8(self, params, grads):
+    def update(self, params, grads):
         steps["n"] += 1
-        if steps["n"] == 8:            # 160 training samples / batch 32 = 5 steps per epoch: inside epoch 2
-            raise KeyboardInterrupt
+        if steps["n"] == step:
+            action()
         original(self, params, grads)
 
-    monkeypatch.setattr(Adam, "_update_all", interrupt_on_step_8)
+    monkeypatch.setattr(Adam, "_update_all", update)
+    return steps
+
+
+def test_ctrl_c_during_training_still_reports(tmp_path, monkeypatch):
+    data = write_toy_mat(tmp_path / "toy.mat")
+    def interrupt():
+        raise KeyboardInterrupt
+
+    _on_optimizer_step(monkeypatch, 8, interrupt)  # 160 training samples / batch 32 = 5 steps per epoch: epoch 2
     out = tmp_path / "out"
     code, stdout, stderr = run(["train", "--data", data, "--epochs", "3", "--out", str(out)])
     assert code == 130, stderr
@@ -251,16 +260,7 @@ def test_ctrl_c_during_training_still_reports(tmp_path, monkeypatch):
 def test_real_sigint_stops_after_the_step_and_reports(tmp_path, monkeypatch):
     """The same through fit's own Ctrl-C handling: SIGINT mid-epoch, fit finishes the step, then raises."""
     data = write_toy_mat(tmp_path / "toy.mat", per_class=5)       # 40 training samples: 2 steps per epoch
-    steps = {"n": 0}
-    original = Adam._update_all
-
-    def sigint_on_step_3(self, params, grads):
-        steps["n"] += 1
-        if steps["n"] == 3:
-            signal.raise_signal(signal.SIGINT)
-        original(self, params, grads)
-
-    monkeypatch.setattr(Adam, "_update_all", sigint_on_step_3)
+    steps = _on_optimizer_step(monkeypatch, 3, lambda: signal.raise_signal(signal.SIGINT))
     out = tmp_path / "out"
     code, stdout, stderr = run(["train", "--data", data, "--epochs", "4", "--out", str(out)])
     assert code == 130, stderr

@@ -132,19 +132,10 @@ def _ratio(update_norm: float, weight_norm: float) -> float:
     return update_norm / weight_norm if weight_norm > 0 else math.nan
 
 
-def _is_relu(layer) -> bool:
-    if isinstance(layer, ReLU):
-        return True
-    if isinstance(layer, Activation):
-        return isinstance(layer._fn, ReLU)
-    return isinstance(getattr(layer, "activation", None), ReLU)
-
-
-def _relu_of(layer) -> ReLU:
-    """The ReLU object inside a ReLU layer, an ``Activation("relu")`` or a ``Dense(activation="relu")``."""
-    if isinstance(layer, ReLU):
-        return layer
-    return layer._fn if isinstance(layer, Activation) else layer.activation
+def _relu_of(layer) -> ReLU | None:
+    """The ReLU inside a ReLU layer, an ``Activation("relu")`` or a ``Dense(activation="relu")``; else None."""
+    fn = layer._fn if isinstance(layer, Activation) else getattr(layer, "activation", layer)
+    return fn if isinstance(fn, ReLU) else None
 
 
 def _kind(layer) -> str:
@@ -226,7 +217,7 @@ def inspect_batch(model, x, y) -> Inspection:
         grad_norms=grad_norms,
         update_ratios=ratios,
         dead_relu={n: relu_stats(a) for n, a, layer in zip(names, activations, layers, strict=True)
-                   if _is_relu(layer)},
+                   if _relu_of(layer) is not None},
         layer_kinds={layer.name: _kind(layer) for layer in layers},
     )
 
@@ -267,7 +258,7 @@ class TrainingMonitor(Callback):
         self._slices = _param_slices(model)
         self.param_names = [name for name, _ in self._slices]
         self.steps_per_epoch = model.history.params["steps"]
-        self._relus = [(layer.name, _relu_of(layer)) for layer in model.layers if _is_relu(layer)]
+        self._relus = [(layer.name, _relu_of(layer)) for layer in model.layers if _relu_of(layer) is not None]
         for name, _ in self._relus:
             self._zeros.setdefault(name, [])
 
