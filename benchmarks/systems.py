@@ -25,7 +25,7 @@ def thread_cap() -> int | None:
 
 class TinynetSystem:
     name = "tinynet"
-    default_predict = "Sequential.predict default (batches of up to 1024)"
+    default_predict = "Sequential.predict default (batches of up to 8192)"
 
     def build(self, sizes, seed):
         from tinynet import Sequential

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -60,6 +61,9 @@ def test_fit_rejects_or_trains_finitely(x, y, batch):
     assert all(np.isfinite(w).all() for w in model.get_weights())
 
 
+# Huge finite inputs can overflow Adam's g*g to inf, as they do in Keras's float32 update; NumPy warns about it
+# and the fit then either ends in DivergenceError or keeps finite weights. Both are checked below.
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 @settings(max_examples=200, deadline=None)
 @given(n=st.integers(1, 6), data=st.data())
 def test_fit_on_almost_valid_data(n, data):

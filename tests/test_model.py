@@ -173,6 +173,68 @@ def test_set_weights_round_trip_and_predict_shape():
     np.testing.assert_allclose(model(x), out, rtol=1e-6, atol=1e-6)
 
 
+def _forward_by_hand(model, x):
+    """The seed model's forward pass in float64, one matmul per layer, no blocking or batching."""
+    h = np.asarray(x, dtype=np.float64)
+    for i, (kernel, bias) in enumerate(zip(model.get_weights()[::2], model.get_weights()[1::2], strict=True)):
+        h = h @ kernel.astype(np.float64) + bias
+        if i < 2:
+            h = np.maximum(h, 0)
+    return h
+
+
+def test_predict_on_many_samples_matches_the_forward_pass_by_hand():
+    # 5,000 samples: one default batch, a first layer computed in row blocks (layers._matmul), a partial last
+    # block; and batch sizes that cut through those blocks.
+    model = seed_model(3)
+    x = np.random.default_rng(1).random((5000, 400)).astype(np.float32)
+    expected = _forward_by_hand(model, x)
+    for batch_size in (None, 1500, 4999):
+        np.testing.assert_allclose(model.predict(x, batch_size=batch_size), expected, rtol=1e-4, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(2500, 300, 20), (1025, 256, 64), (3000, 300, 128), (3000, 20, 10)])
+def test_blocked_matmul_equals_one_product(shape):
+    from tinynet.layers import _matmul
+
+    n, k, m = shape
+    rng = np.random.default_rng(0)
+    x, w = rng.standard_normal((n, k)).astype(np.float32), rng.standard_normal((k, m)).astype(np.float32)
+    out = _matmul(x, w)
+    assert out.shape == (n, m) and out.dtype == np.float32
+    np.testing.assert_allclose(out, x.astype(np.float64) @ w.astype(np.float64), rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("kernel_initializer", ["zeros", "glorot_uniform"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_predict_refuses_nan_or_inf_anywhere_in_x(bad, kernel_initializer, batch_size):
+    # predict proves x finite from the first layer's product instead of scanning x. The refusal must not depend
+    # on what the network would make of a bad value: -inf into a ReLU layer can come out as a finite 0.
+    model = Sequential([Dense(5, activation="relu", kernel_initializer=kernel_initializer, input_shape=(6,)),
+                        Dense(3)], seed=0)
+    x = np.random.default_rng(0).standard_normal((30, 6))
+    for row, col in [(0, 0), (17, 5), (29, 3)]:
+        bad_x = x.copy()
+        bad_x[row, col] = bad
+        with pytest.raises(ValueError, match="x: expected only finite values, received an array containing NaN"):
+            model.predict(bad_x, batch_size=batch_size)
+    assert np.isfinite(model.predict(x, batch_size=batch_size)).all()
+
+
+def test_predict_names_x_for_values_beyond_float32_and_for_overflow():
+    model = Sequential([Dense(5, activation="relu", input_shape=(6,)), Dense(3)], seed=0)
+    x = np.ones((4, 6))
+    x[2, 1] = 1e39                                  # finite in float64, inf once cast to the model's float32
+    with pytest.raises(ValueError, match="x: expected values within the range of float32"):
+        model.predict(x)
+    with pytest.raises(ValueError, match="x: expected inputs the model can process in float32; its outputs overflowed"):
+        model.predict(np.full((4, 6), 3e38))
+    flat_first = Sequential([Flatten(input_shape=(2, 3)), Dense(3)], seed=0)   # not a Dense first: input scanned
+    with pytest.raises(ValueError, match="x: expected only finite values"):
+        flat_first.predict(np.where(np.arange(6).reshape(1, 2, 3) == 4, -np.inf, 1.0))
+
+
 def test_loss_and_gradients_match_a_manual_backward_and_change_nothing():
     x, y = toy_data(9)
     model = small_model(dtype="float64")

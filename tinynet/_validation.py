@@ -75,8 +75,13 @@ def all_finite(arr: np.ndarray) -> bool:
     return bool(np.isfinite(arr).all())
 
 
-def float_array(value, name: str, *, dtype, ndim: int | None = None, allow_empty: bool = False) -> np.ndarray:
-    """Convert ``value`` to a finite floating array of ``dtype``; copies only when a conversion is needed."""
+def float_array(value, name: str, *, dtype, ndim: int | None = None, allow_empty: bool = False,
+                check_finite: bool = True) -> np.ndarray:
+    """Convert ``value`` to a finite floating array of ``dtype``; copies only when a conversion is needed.
+
+    ``check_finite=False`` leaves out the scan for NaN/inf, for a caller that proves finiteness more cheaply
+    (``Sequential.predict``) and calls again with the check when that proof fails.
+    """
     if isinstance(value, (str, bytes)) or value is None:
         raise TypeError(f"{name}: expected a numeric array, received {describe(value)}")
     arr = as_array(value, name)
@@ -91,7 +96,7 @@ def float_array(value, name: str, *, dtype, ndim: int | None = None, allow_empty
     source = arr
     with np.errstate(over="ignore"):                # overflow is reported below, by name
         arr = np.asarray(arr, dtype=dtype)
-    if not all_finite(arr):                         # NaN and inf survive the cast, overflow becomes inf
+    if check_finite and not all_finite(arr):        # NaN and inf survive the cast, overflow becomes inf
         if source.dtype.kind == "f" and not np.isfinite(source).all():
             raise ValueError(f"{name}: expected only finite values, received an array containing NaN or inf")
         raise ValueError(f"{name}: expected values within the range of {np.dtype(dtype).name}, received values "

@@ -31,6 +31,43 @@ def _shape_tuple(value, name: str) -> tuple[int, ...]:
     return tuple(positive_int(v, f"{name}[{i}]") for i, v in enumerate(value))
 
 
+_ZEROS: dict[np.dtype, np.ndarray] = {}
+
+
+def _zeros_like(x: np.ndarray) -> np.ndarray:
+    """Read-only zeros shaped like ``x``: a view into one shared buffer per dtype, grown when needed.
+
+    ``np.maximum(x, 0)`` broadcasts its scalar, and NumPy 2.4 runs that loop unvectorised: against an array of
+    zeros the same maximum is several times faster (float32 5000x25: 144 vs 26 us; 128x512: 77 vs 18 us).
+    """
+    zeros = _ZEROS.get(x.dtype)
+    if zeros is None or zeros.size < x.size:
+        zeros = np.zeros(x.size, dtype=x.dtype)
+        zeros.flags.writeable = False
+        _ZEROS[x.dtype] = zeros
+    return zeros[:x.size].reshape(x.shape)
+
+
+_ROW_BLOCK = 1024
+
+
+def _matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``x @ w``, with a tall and narrow product (many rows, many inputs, few outputs) done in row blocks.
+
+    Measured with NumPy's OpenBLAS on this project's 2-core machines: such a product is about 20% faster as
+    1024-row blocks than as one call (the seed model's first layer on 5,000 samples: 2.0 vs 2.5 ms), because
+    each block is split evenly over the two BLAS threads; on one thread the two are equal. For wide outputs
+    (128 units and up) or narrow inputs (under 256 features) one call is as fast or faster, so those stay whole.
+    """
+    n = x.shape[0]
+    if x.ndim != 2 or n <= _ROW_BLOCK or w.shape[1] > 64 or w.shape[0] < 256:
+        return x @ w
+    out = np.empty((n, w.shape[1]), dtype=np.result_type(x, w))
+    for start in range(0, n, _ROW_BLOCK):
+        np.matmul(x[start:start + _ROW_BLOCK], w, out=out[start:start + _ROW_BLOCK])
+    return out
+
+
 class Layer:
     """Base class.
 
@@ -129,7 +166,7 @@ class ReLU(Layer):
     in_place = False    # set by a Dense on its own ReLU, which only ever sees arrays that Dense just created
 
     def forward(self, x, training=False):
-        out = np.maximum(x, 0, out=x if self.in_place else None)
+        out = np.maximum(x, _zeros_like(x), out=x if self.in_place else None)
         if training:
             self._mask = np.sign(out)
         return out
@@ -293,10 +330,15 @@ class Dense(Layer):
     def bias(self) -> np.ndarray | None:
         return self.params[1] if self.use_bias else None
 
-    def forward(self, x, training=False):
-        z = x @ self.params[0]
+    def pre_activation(self, x) -> np.ndarray:
+        """``x @ kernel + bias``: the layer's output before its activation, in a new array."""
+        z = _matmul(x, self.params[0])
         if self.use_bias:
             z += self.params[1]
+        return z
+
+    def forward(self, x, training=False):
+        z = self.pre_activation(x)
         if training:
             self._x = x
         return z if self.activation is None else self.activation.forward(z, training)
