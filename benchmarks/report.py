@@ -219,11 +219,10 @@ def write_markdown(doc: dict, path: str, charts: list[str]) -> None:
         pred = s["predict"]
         job = next(r for r in doc["raw"] if r["job"] == "predict")
         lines += ["## Predict", "",
-                  f"{job['samples']} samples through an initialised seed model; one warm-up call, then the "
-                  "median "
-                  f"of {job['params']['calls']} calls. *Default* is each library's plain predict call "
-                  "(stated "
-                  "per row); *one batch* passes all samples at once.", "",
+                  f"{job['samples']} samples through an initialised seed model; "
+                  f"{job['params'].get('warmup_calls', 1)} warm-up call(s), then the median of "
+                  f"{job['params']['calls']} calls. *Default* is each library's plain predict call (stated per "
+                  "row); *one batch* passes all samples at once.", "",
                   "| system | default call | default: ms | default: k samples/s | one batch: ms | "
                   "one batch: k samples/s |", "|---|---|---|---|---|---|"]
         for sysname in _systems(pred):

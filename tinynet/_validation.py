@@ -63,12 +63,14 @@ def as_array(value, name: str) -> np.ndarray:
 def all_finite(arr: np.ndarray) -> bool:
     """Whether a float array holds no NaN or inf.
 
-    Fast test first: row sums by one BLAS matrix-vector product (about 6x faster than ``np.isfinite`` on a
-    5000 x 400 float32 array). A NaN or inf anywhere makes its row's sum NaN or inf, so finite sums prove the
-    array finite; non-finite sums may also come from overflow, so then the exact elementwise test decides.
+    Fast test first, for large arrays with wide rows: row sums by one BLAS matrix-vector product (about 3x
+    faster than ``np.isfinite`` on a 5000 x 400 float32 array; slower on rows narrower than about 64 values or
+    small arrays). A NaN or inf anywhere makes its row's sum NaN or inf, so finite sums prove the array finite;
+    non-finite sums may also come from overflow, so then the exact elementwise test decides.
     """
-    if arr.dtype in (np.float32, np.float64) and arr.size:
-        rows = arr.reshape(arr.shape[0] if arr.ndim > 1 else 1, -1)
+    width = arr.size // arr.shape[0] if arr.ndim > 1 and arr.shape[0] else arr.size
+    if arr.dtype in (np.float32, np.float64) and arr.size >= 16384 and width >= 64:
+        rows = arr.reshape(-1, width)
         with np.errstate(over="ignore", invalid="ignore"):
             if np.isfinite(rows @ np.ones(rows.shape[1], dtype=arr.dtype)).all():
                 return True
