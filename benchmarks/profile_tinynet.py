@@ -105,6 +105,7 @@ def ops(number):
     gb1 = np.empty(25, f32)
     mask = z1 > 0.5
     ones = np.ones(32, f32)
+    zeros1 = np.zeros_like(z1)
     labels = rng.integers(0, 10, 32)
     model = new_model()
     model.fit(x, labels, epochs=1, verbose=0)
@@ -119,6 +120,7 @@ def ops(number):
         "h@W3 (32x15 @ 15x10)": lambda: z2 @ W3,
         "z += b (32x25)": lambda: np.add(z1, b1, out=z1),
         "relu fwd np.maximum(z, 0)": lambda: np.maximum(z1, 0),
+        "relu fwd np.maximum(z, zeros) (tinynet's)": lambda: np.maximum(z1, zeros1),
         "relu mask (out > 0)": lambda: z1 > 0,
         "relu bwd grad * mask": lambda: g1 * mask,
         "x.T@g (dW1, out=)": lambda: np.matmul(x.T, g1, out=gW1),
