@@ -92,6 +92,25 @@ def test_one_flat_buffer_updates_exactly_like_separate_tensors(make):
     np.testing.assert_array_equal(flat, np.concatenate([p.ravel() for p in params]))
 
 
+@pytest.mark.parametrize("make,reference", [
+    (lambda: Adam(), lambda p, g: _reference_adam(p, g, 0.001, 0.9, 0.999, 1e-7, False)),
+    (lambda: Adam(amsgrad=True), lambda p, g: _reference_adam(p, g, 0.001, 0.9, 0.999, 1e-7, True)),
+    (lambda: SGD(0.05, momentum=0.9, nesterov=True), lambda p, g: _reference_sgd(p, g, 0.05, 0.9, True)),
+])
+def test_long_buffers_updated_block_by_block_match_the_formula_bit_for_bit(make, reference):
+    """A 1-D array longer than one cache block is updated a block at a time; the last block is partial."""
+    from tinynet.optimizers import _BLOCK
+
+    params, grad_steps = _problem(3, shapes=((2 * _BLOCK + 123,), (700, 3), (_BLOCK,)))
+    grad_steps = grad_steps[:6]
+    expected = reference(params, grad_steps)
+    opt = make()
+    for grads in grad_steps:
+        opt.apply(params, grads)
+    for ours, ref in zip(params, expected, strict=True):
+        np.testing.assert_array_equal(ours, ref)
+
+
 def test_float64_parameters_update_in_float64():
     p = [np.array([1.0, -2.0])]
     Adam(learning_rate=0.1).apply(p, [np.array([0.5, 0.5])])

@@ -16,6 +16,11 @@ import numpy as np
 
 from ._validation import describe, real_number
 
+# Elements per block of an elementwise update. Adam reads and writes five arrays in about a dozen NumPy calls; on
+# a flat buffer larger than the CPU cache, running all of them on one 64Ki-element block (256 KiB of float32 per
+# array) before the next keeps the data in cache: 1.47M parameters (400-1024-1024-10) 12.0 -> 6.7 ms per step.
+_BLOCK = 1 << 16
+
 
 class Optimizer:
     """Base class: checks the lists, creates per-position state, counts ``iterations``."""
@@ -42,8 +47,9 @@ class Optimizer:
     def _build(self, params) -> None:
         self._owner = list(params)          # the arrays this state belongs to (see _fits)
         self._state = {slot: [np.zeros_like(p) for p in params] for slot in self._slots}
-        # Two scratch buffers per position, so a step allocates nothing.
-        self._scratch = [(np.empty_like(p), np.empty_like(p)) for p in params]
+        # Two scratch buffers per position, so a step allocates nothing; one block long for a 1-D position.
+        self._scratch = [(np.empty_like(p), np.empty_like(p)) if p.ndim != 1 or p.size <= _BLOCK else
+                         (np.empty(_BLOCK, p.dtype), np.empty(_BLOCK, p.dtype)) for p in params]
 
     def _fits(self, params) -> bool:
         """Whether this optimizer may update ``params`` (a list of arrays, or None for a model not yet built).
@@ -95,7 +101,7 @@ class Optimizer:
             if np.shape(g) != p.shape:
                 raise ValueError(f"grads[{i}]: expected shape {p.shape}, received {np.shape(g)}")
         if self._state is not None:
-            known = next(iter(self._state.values()), None) or [s[0] for s in self._scratch]
+            known = self._owner
             if [a.shape for a in known] != [p.shape for p in params]:
                 raise ValueError("params: this optimizer's state was built for parameters of shapes "
                                  f"{[a.shape for a in known]}, received {[p.shape for p in params]}")
@@ -107,6 +113,25 @@ class Optimizer:
         self.iterations += 1
 
     def _update_all(self, params, grads) -> None:
+        """Run ``_update`` on each position: on the whole array, or block by block for a long 1-D one."""
+        for i, (var, g) in enumerate(zip(params, grads, strict=True)):
+            constants = self._step_constants(var.dtype.type)
+            slots = [self._state[slot][i] for slot in self._slots]
+            scratch = self._scratch[i]
+            if var.ndim != 1 or var.size <= _BLOCK:
+                self._update(var, g, slots, scratch, constants)
+                continue
+            for lo in range(0, var.size, _BLOCK):
+                hi = min(lo + _BLOCK, var.size)
+                self._update(var[lo:hi], g[lo:hi], [s[lo:hi] for s in slots],
+                             [t[:hi - lo] for t in scratch], constants)
+
+    def _step_constants(self, dtype) -> tuple:
+        """This step's scalars in the parameters' dtype."""
+        raise NotImplementedError
+
+    def _update(self, var, g, slots, scratch, constants) -> None:
+        """Update ``var`` in place from ``g``; ``slots`` are the state arrays, ``scratch`` two work arrays."""
         raise NotImplementedError
 
     def get_config(self) -> dict:
@@ -129,25 +154,25 @@ class SGD(Optimizer):
         self.nesterov = nesterov
         self._slots = ("momentum",) if self.momentum != 0 else ()
 
-    def _update_all(self, params, grads):
-        for i, (var, g) in enumerate(zip(params, grads, strict=True)):
-            dtype = var.dtype.type
-            lr = dtype(self.learning_rate)
-            step, tmp = self._scratch[i]
-            np.multiply(g, lr, out=step)                  # g * lr
-            if not self._slots:
-                var -= step
-                continue
-            momentum = dtype(self.momentum)
-            m = self._state["momentum"][i]
-            m *= momentum
-            m -= step                                     # m = m * momentum - g * lr
-            if self.nesterov:
-                np.multiply(m, momentum, out=tmp)
-                tmp -= step
-                var += tmp
-            else:
-                var += m
+    def _step_constants(self, dtype):
+        return dtype(self.learning_rate), dtype(self.momentum)
+
+    def _update(self, var, g, slots, scratch, constants):
+        lr, momentum = constants
+        step, tmp = scratch
+        np.multiply(g, lr, out=step)                      # g * lr
+        if not slots:
+            var -= step
+            return
+        (m,) = slots
+        m *= momentum
+        m -= step                                         # m = m * momentum - g * lr
+        if self.nesterov:
+            np.multiply(m, momentum, out=tmp)
+            tmp -= step
+            var += tmp
+        else:
+            var += m
 
     def get_config(self):
         return {**super().get_config(), "momentum": self.momentum, "nesterov": self.nesterov}
@@ -178,27 +203,30 @@ class Adam(Optimizer):
         self._slots = ("m", "v", "v_hat") if amsgrad else ("m", "v")
         self._cast: dict = {}
 
-    def _update_all(self, params, grads):
-        for i, (var, g) in enumerate(zip(params, grads, strict=True)):
-            lr, beta_1, beta_2, one_minus_b1, one_minus_b2, epsilon = self._constants(var.dtype.type)
-            t = var.dtype.type(self.iterations + 1)
-            alpha = lr * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
-            m, v = self._state["m"][i], self._state["v"][i]
-            a, b = self._scratch[i]
-            np.subtract(g, m, out=a)
-            a *= one_minus_b1
-            m += a                                        # m += (g - m) * (1 - beta_1)
-            np.multiply(g, g, out=a)
-            a -= v
-            a *= one_minus_b2
-            v += a                                        # v += (g*g - v) * (1 - beta_2)
-            if self.amsgrad:
-                v = np.maximum(self._state["v_hat"][i], v, out=self._state["v_hat"][i])
-            np.sqrt(v, out=b)
-            b += epsilon
-            np.multiply(m, alpha, out=a)
-            a /= b
-            var -= a                                      # var -= (m * alpha) / (sqrt(v) + epsilon)
+    def _step_constants(self, dtype):
+        lr, beta_1, beta_2, one_minus_b1, one_minus_b2, epsilon = self._constants(dtype)
+        t = dtype(self.iterations + 1)
+        alpha = lr * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
+        return alpha, one_minus_b1, one_minus_b2, epsilon
+
+    def _update(self, var, g, slots, scratch, constants):
+        alpha, one_minus_b1, one_minus_b2, epsilon = constants
+        m, v = slots[0], slots[1]
+        a, b = scratch
+        np.subtract(g, m, out=a)
+        a *= one_minus_b1
+        m += a                                            # m += (g - m) * (1 - beta_1)
+        np.multiply(g, g, out=a)
+        a -= v
+        a *= one_minus_b2
+        v += a                                            # v += (g*g - v) * (1 - beta_2)
+        if self.amsgrad:
+            v = np.maximum(slots[2], v, out=slots[2])     # v_hat = max(v_hat, v)
+        np.sqrt(v, out=b)
+        b += epsilon
+        np.multiply(m, alpha, out=a)
+        a /= b
+        var -= a                                          # var -= (m * alpha) / (sqrt(v) + epsilon)
 
     def _constants(self, dtype):
         """The hyperparameters cast to ``dtype`` once (``1 - beta`` formed in double first, as Keras does)."""
