@@ -205,21 +205,40 @@ def test_blocked_matmul_equals_one_product(shape):
     np.testing.assert_allclose(out, x.astype(np.float64) @ w.astype(np.float64), rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize("kernel_initializer", ["zeros", "glorot_uniform"])
+@pytest.mark.parametrize("kernel_initializer,use_bias,shape", [
+    ("zeros", True, (30, 6)),                  # inf * 0: NaN
+    ("glorot_uniform", True, (30, 6)),
+    ("ones", True, (30, 6)),                   # -inf comes out of the ReLU as a finite 0 for every unit
+    ("ones", False, (30, 6)),
+    ("ones", True, (1500, 300)),               # the first product in 1024-row blocks
+])
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
 @pytest.mark.parametrize("batch_size", [None, 7])
-def test_predict_refuses_nan_or_inf_anywhere_in_x(bad, kernel_initializer, batch_size):
+def test_predict_refuses_nan_or_inf_anywhere_in_x(bad, kernel_initializer, use_bias, shape, batch_size):
     # predict proves x finite from the first layer's product instead of scanning x. The refusal must not depend
-    # on what the network would make of a bad value: -inf into a ReLU layer can come out as a finite 0.
-    model = Sequential([Dense(5, activation="relu", kernel_initializer=kernel_initializer, input_shape=(6,)),
-                        Dense(3)], seed=0)
-    x = np.random.default_rng(0).standard_normal((30, 6))
-    for row, col in [(0, 0), (17, 5), (29, 3)]:
+    # on what the network would make of a bad value: with all-positive weights, -inf comes out of the ReLU as 0.
+    model = Sequential([Dense(5, activation="relu", kernel_initializer=kernel_initializer, use_bias=use_bias,
+                              input_shape=(shape[1],)), Dense(3)], seed=0)
+    x = np.random.default_rng(0).standard_normal(shape)
+    n, d = shape
+    for row, col in [(0, 0), (n // 2 + 2, d - 1), (n - 1, 3)]:
         bad_x = x.copy()
         bad_x[row, col] = bad
         with pytest.raises(ValueError, match="x: expected only finite values, received an array containing NaN"):
             model.predict(bad_x, batch_size=batch_size)
     assert np.isfinite(model.predict(x, batch_size=batch_size)).all()
+
+
+def test_predict_runs_a_dense_subclass_own_forward():
+    class Doubled(Dense):
+        def forward(self, x, training=False):
+            return super().forward(2 * x, training)
+
+    model = Sequential([Doubled(4, activation="relu", input_shape=(3,)), Dense(2)], seed=0)
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict(x), model(x))
+    with pytest.raises(ValueError, match="x: expected only finite values"):
+        model.predict(np.where(x > 1, -np.inf, x))
 
 
 def test_predict_names_x_for_values_beyond_float32_and_for_overflow():

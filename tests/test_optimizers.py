@@ -99,9 +99,9 @@ def test_one_flat_buffer_updates_exactly_like_separate_tensors(make):
 ])
 def test_long_buffers_updated_block_by_block_match_the_formula_bit_for_bit(make, reference):
     """A 1-D array longer than one cache block is updated a block at a time; the last block is partial."""
-    from tinynet.optimizers import _BLOCK
+    from tinynet.optimizers import _BLOCK, _BLOCKED_ABOVE
 
-    params, grad_steps = _problem(3, shapes=((2 * _BLOCK + 123,), (700, 3), (_BLOCK,)))
+    params, grad_steps = _problem(3, shapes=((_BLOCKED_ABOVE + _BLOCK // 2 + 123,), (700, 3), (_BLOCKED_ABOVE,)))
     grad_steps = grad_steps[:6]
     expected = reference(params, grad_steps)
     opt = make()
@@ -129,7 +129,13 @@ def test_state_is_per_position_and_shape_checked():
         opt.apply(params, [np.ones(3, f32), np.ones(5, f32)])
     with pytest.raises(ValueError, match=r"expected one array per parameter \(2\)"):
         opt.apply(params, [np.ones(3, f32)])
+    moments = {k: v.copy() for k, v in opt.get_state().items()}
+    params[1].flags.writeable = False
+    with pytest.raises(ValueError, match=r"params\[1\]: expected a writeable array"):
+        opt.apply(params, [np.ones(3, f32), np.ones(2, f32)])
     assert opt.iterations == 1
+    for key, value in opt.get_state().items():
+        np.testing.assert_array_equal(value, moments[key], err_msg=f"{key} changed by a refused step")
 
 
 def test_get_and_set_state_round_trip():

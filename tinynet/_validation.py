@@ -101,8 +101,10 @@ def float_array(value, name: str, *, dtype, ndim: int | None = None, allow_empty
     if check_finite and not all_finite(arr):        # NaN and inf survive the cast, overflow becomes inf
         if source.dtype.kind == "f" and not np.isfinite(source).all():
             raise ValueError(f"{name}: expected only finite values, received an array containing NaN or inf")
+        with np.errstate(over="ignore"):           # a longdouble beyond float64 shows as inf
+            largest = np.abs(source.astype(np.float64)).max()
         raise ValueError(f"{name}: expected values within the range of {np.dtype(dtype).name}, received values "
-                         f"up to {np.abs(source.astype(np.float64)).max():.3g}")
+                         f"up to {largest:.3g}")
     return arr
 
 

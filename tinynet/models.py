@@ -26,7 +26,7 @@ from ._validation import all_finite, describe, float_array, float_dtype, positiv
 from .callbacks import Callback, History
 from .layers import Activation, Dense, Layer, Softmax, _shape_tuple
 
-_PREDICT_BATCH = 8192    # predict's default batch: per-layer calls on whole arrays; 8192 rows x 1024 units = 32 MiB
+_PREDICT_BATCH = 8192    # predict's default batch: per-layer calls on whole arrays; 8192 x 1024 float32 = 32 MiB
 
 
 class DivergenceError(FloatingPointError):
@@ -506,7 +506,7 @@ class Sequential:
         batch_size = _PREDICT_BATCH if batch_size is None else positive_int(batch_size, "batch_size")
         _verbosity(verbose)
         source = x
-        first_proves_finite = bool(self.layers) and isinstance(self.layers[0], Dense)
+        first_proves_finite = self._first_layer_is_plain_dense()
         x = self._inputs(source, check_finite=not first_proves_finite)
         out = np.empty((x.shape[0],) + tuple(self.output_shape), dtype=self.dtype)
         all_proven = True
@@ -519,6 +519,11 @@ class Sequential:
         _check_outputs_finite(out, x)
         return out
 
+    def _first_layer_is_plain_dense(self) -> bool:
+        """Whether layer 0 computes ``activation(pre_activation(x))``: a Dense whose ``forward`` is Dense's own."""
+        return bool(self.layers) and isinstance(self.layers[0], Dense) and \
+            type(self.layers[0]).forward is Dense.forward
+
     def _predict_batch(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
         """The forward pass of ``predict``, and whether it proves ``x`` finite.
 
@@ -528,9 +533,9 @@ class Sequential:
         largest array it reads (for the seed model: 25 instead of 400 values per sample). A non-finite
         pre-activation proves nothing either way (it may be overflow) and ``predict`` then scans the input.
         """
-        first = self.layers[0]
-        if not isinstance(first, Dense):
+        if not self._first_layer_is_plain_dense():
             return self._forward(x, False), True
+        first = self.layers[0]
         z = first.pre_activation(x)
         proven = bool(np.isfinite(z).all())
         x = z if first.activation is None else first.activation.forward(z, False)
