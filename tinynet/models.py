@@ -506,35 +506,32 @@ class Sequential:
         batch_size = _PREDICT_BATCH if batch_size is None else positive_int(batch_size, "batch_size")
         _verbosity(verbose)
         source = x
-        first_proves_finite = self._first_layer_is_plain_dense()
-        x = self._inputs(source, check_finite=not first_proves_finite)
+        # A first layer that is a plain Dense lets the forward pass prove x finite (see _proving_forward).
+        proving = bool(self.layers) and type(self.layers[0]).forward is Dense.forward
+        x = self._inputs(source, check_finite=not proving)
         out = np.empty((x.shape[0],) + tuple(self.output_shape), dtype=self.dtype)
         all_proven = True
         with np.errstate(over="ignore", invalid="ignore"):      # overflow is reported below, by name
             for start in range(0, x.shape[0], batch_size):
-                out[start:start + batch_size], proven = self._predict_batch(x[start:start + batch_size])
-                all_proven &= proven
+                if proving:
+                    out[start:start + batch_size], proven = self._proving_forward(x[start:start + batch_size])
+                    all_proven &= proven
+                else:
+                    out[start:start + batch_size] = self._forward(x[start:start + batch_size], False)
         if not all_proven:
             self._inputs(source)        # the full input check: names x if NaN or inf came in with it
         _check_outputs_finite(out, x)
         return out
 
-    def _first_layer_is_plain_dense(self) -> bool:
-        """Whether layer 0 computes ``activation(pre_activation(x))``: a Dense whose ``forward`` is Dense's own."""
-        return bool(self.layers) and isinstance(self.layers[0], Dense) and \
-            type(self.layers[0]).forward is Dense.forward
-
-    def _predict_batch(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
-        """The forward pass of ``predict``, and whether it proves ``x`` finite.
+    def _proving_forward(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
+        """The forward pass of a model whose first layer is a Dense, and whether it proves ``x`` finite.
 
         NaN or inf anywhere in a row of ``x`` makes every entry of that row of ``x @ kernel`` NaN or inf
-        (``inf * 0`` is NaN). So when the first layer is a Dense, a finite pre-activation proves the input
-        finite, and ``predict`` checks the (n, units) product instead of scanning the (n, features) input, the
-        largest array it reads (for the seed model: 25 instead of 400 values per sample). A non-finite
-        pre-activation proves nothing either way (it may be overflow) and ``predict`` then scans the input.
+        (``inf * 0`` is NaN). So a finite pre-activation proves the input finite, and ``predict`` checks the
+        (n, units) product instead of scanning the (n, features) input, the largest array it reads (for the seed
+        model: 25 instead of 400 values per sample). A non-finite pre-activation proves nothing either way (it
+        may be overflow), and ``predict`` then scans the input.
         """
-        if not self._first_layer_is_plain_dense():
-            return self._forward(x, False), True
         first = self.layers[0]
         z = first.pre_activation(x)
         proven = bool(np.isfinite(z).all())
