@@ -107,6 +107,12 @@ def _mr(entry: dict, fmt: str, scale: float = 1.0) -> str:
     return f"{format(m, fmt)} ({format(lo, fmt)}–{format(hi, fmt)})"
 
 
+
+def _raw_job(doc: dict, name: str) -> dict:
+    """The first raw result of job ``name`` (its parameters and data description are the same in every repeat)."""
+    return next(r for r in doc["raw"] if r["job"] == name)
+
+
 def _ratio_sentence(name: str, ours: float, theirs: float, lower_is_better: bool = True) -> str:
     r = theirs / ours if lower_is_better else ours / theirs
     if r >= 1:
@@ -156,7 +162,7 @@ def write_markdown(doc: dict, path: str, charts: list[str]) -> None:
 
     if "seed" in s:
         seed = s["seed"]
-        job = next(r for r in doc["raw"] if r["job"] == "seed")
+        job = _raw_job(doc, "seed")
         lines += ["## Seed job: fit", "",
                   f"400-25-15-10 (relu, relu, linear), SparseCategoricalCrossentropy from logits, Adam(1e-3, "
                   f"epsilon 1e-7), batch {job['batch']}, {job['epochs']} epochs on {job['samples']} "
@@ -198,7 +204,7 @@ def write_markdown(doc: dict, path: str, charts: list[str]) -> None:
 
     if "wide" in s:
         wide = s["wide"]
-        job = next(r for r in doc["raw"] if r["job"] == "wide")
+        job = _raw_job(doc, "wide")
         lines += ["## Wide layers", "",
                   f"{'-'.join(map(str, job['sizes']))}, batch {job['batch']}, synthetic data; "
                   f"{job['params']['warmup_steps']} warm-up steps, then {job['steps']} steps timed through "
@@ -217,7 +223,7 @@ def write_markdown(doc: dict, path: str, charts: list[str]) -> None:
 
     if "predict" in s:
         pred = s["predict"]
-        job = next(r for r in doc["raw"] if r["job"] == "predict")
+        job = _raw_job(doc, "predict")
         lines += ["## Predict", "",
                   f"{job['samples']} samples through an initialised seed model; "
                   f"{job['params'].get('warmup_calls', 1)} warm-up call(s), then the median of "
@@ -247,7 +253,7 @@ def write_markdown(doc: dict, path: str, charts: list[str]) -> None:
 
     if "scaling" in s:
         sc = s["scaling"]
-        job = next(r for r in doc["raw"] if r["job"] == "scaling")
+        job = _raw_job(doc, "scaling")
         lines += ["## Scaling", "",
                   "Short timed fits after a 2-step warm-up, synthetic data: µs per training sample. By "
                   "batch size: "
