@@ -227,7 +227,7 @@ def test_out_that_is_a_file_is_an_error(tmp_path):
 def _on_optimizer_step(monkeypatch, step: int, action) -> dict:
     """Make Adam call ``action()`` at the start of its ``step``-th update; returns the live step counter."""
     steps = {"n": 0}
-    original = Adam._update_all
+    original = Adam.update
 
     def update(self, params, grads):
         steps["n"] += 1
@@ -235,7 +235,7 @@ def _on_optimizer_step(monkeypatch, step: int, action) -> dict:
             action()
         original(self, params, grads)
 
-    monkeypatch.setattr(Adam, "_update_all", update)
+    monkeypatch.setattr(Adam, "update", update)
     return steps
 
 

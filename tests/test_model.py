@@ -25,8 +25,8 @@ def seed_model(seed=0, dtype="float32"):
 
 def small_model(seed=0, dtype="float32", d_in=6, classes=3, **compile_kw):
     model = Sequential([Dense(5, activation="relu", input_shape=(d_in,)), Dense(classes)], seed=seed, dtype=dtype)
-    model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer=compile_kw.pop("optimizer", Adam()),
-                  **compile_kw)
+    model.compile(loss=compile_kw.pop("loss", SparseCategoricalCrossentropy(from_logits=True)),
+                  optimizer=compile_kw.pop("optimizer", Adam()), **compile_kw)
     return model
 
 
@@ -193,18 +193,6 @@ def test_predict_on_many_samples_matches_the_forward_pass_by_hand():
         np.testing.assert_allclose(model.predict(x, batch_size=batch_size), expected, rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("shape", [(2500, 300, 20), (1025, 256, 64), (3000, 300, 128), (3000, 20, 10)])
-def test_blocked_matmul_equals_one_product(shape):
-    from tinynet.layers import _matmul
-
-    n, k, m = shape
-    rng = np.random.default_rng(0)
-    x, w = rng.standard_normal((n, k)).astype(np.float32), rng.standard_normal((k, m)).astype(np.float32)
-    out = _matmul(x, w)
-    assert out.shape == (n, m) and out.dtype == np.float32
-    np.testing.assert_allclose(out, x.astype(np.float64) @ w.astype(np.float64), rtol=1e-4, atol=1e-4)
-
-
 @pytest.mark.parametrize("kernel_initializer,use_bias,shape", [
     ("zeros", True, (30, 6)),                  # inf * 0: NaN
     ("glorot_uniform", True, (30, 6)),
@@ -358,17 +346,16 @@ class _InterruptAt(SparseCategoricalCrossentropy):
         super().__init__(from_logits=True)
         self.calls, self.step = 0, step
 
-    def _value_and_grad(self, y_true, y_pred):
+    def compute(self, targets, y_pred):
         self.calls += 1
         if self.calls == self.step:
             os.kill(os.getpid(), signal.SIGINT)
-        return super()._value_and_grad(y_true, y_pred)
+        return super().compute(targets, y_pred)
 
 
 def test_ctrl_c_stops_after_a_whole_step_and_keeps_history():
     x, y = toy_data(40)                                           # 5 steps per epoch at batch 8
-    model = small_model(seed=2)
-    model.loss = _InterruptAt(step=8)                             # epoch 2, step 3
+    model = small_model(seed=2, loss=_InterruptAt(step=8))       # epoch 2, step 3
     with pytest.raises(KeyboardInterrupt, match="epoch 2/4"):
         model.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0)
     assert model.history.epoch == [0]
@@ -383,8 +370,7 @@ def test_ctrl_c_stops_after_a_whole_step_and_keeps_history():
 
 def test_ctrl_c_on_the_last_step_of_an_epoch_keeps_that_epoch():
     x, y = toy_data(40)
-    model = small_model(seed=2)
-    model.loss = _InterruptAt(step=10)                            # last step of epoch 2
+    model = small_model(seed=2, loss=_InterruptAt(step=10))      # last step of epoch 2
     with pytest.raises(KeyboardInterrupt, match="2 completed epochs"):
         model.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0)
     assert model.history.epoch == [0, 1]
@@ -497,11 +483,12 @@ def test_one_optimizer_instance_cannot_drive_two_models():
     assert shared.iterations == 1                                       # a's one step (16 samples) only
 
 
-def test_activation_objects_are_copied_and_odd_ones_refused():
+def test_activation_layers_given_to_dense_lend_their_function_and_odd_ones_are_refused():
+    from tinynet import activations
     from tinynet.layers import ReLU
     relu = ReLU()
     model = Sequential([Dense(4, activation=relu, input_shape=(3,)), Dense(2, activation=relu), Dense(2)], seed=0)
-    assert model.layers[0].activation is not model.layers[1].activation
+    assert model.layers[0].activation is activations.relu and model.layers[1].activation is activations.relu
     model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
     model.fit(np.random.default_rng(0).random((10, 3)), np.arange(10) % 2, verbose=0)
     for bad in (Dense(5), Flatten()):
@@ -567,7 +554,7 @@ def test_column_major_inputs_are_made_row_major_once():
     x, y = toy_data(12)
     fortran = np.asfortranarray(x)
     model = small_model()
-    assert model._inputs(fortran).flags.c_contiguous
+    assert model.prepare_inputs(fortran).flags.c_contiguous
     a, b = small_model(seed=4), small_model(seed=4)
     a.fit(x, y, batch_size=4, epochs=2, verbose=0)
     b.fit(fortran, y, batch_size=4, epochs=2, verbose=0)

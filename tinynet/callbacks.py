@@ -2,9 +2,9 @@
 
 ``History`` is what ``fit`` returns. ``Callback`` is the base class for objects passed as
 ``fit(..., callbacks=[...])``: ``fit`` calls their hooks at the start and end of training, of each epoch and after
-each optimizer step. During ``on_train_batch_end`` a callback may read (never write) the model's flat buffers:
-``model._flat_params`` (weights after the step), ``model._previous_params`` (weights before it) and
-``model._flat_grads`` (the gradient the step used), and the layers' cached activations.
+each optimizer step. After a step, a callback sees the weights through public read-only views:
+``model.flat_weights`` (after the step), ``logs["weights_before"]`` (before it) and ``model.flat_gradients`` (the
+gradient the step used).
 """
 
 from __future__ import annotations
@@ -42,8 +42,10 @@ class History:
 class Callback:
     """Base class for ``fit`` hooks (Keras's names); every hook does nothing unless overridden.
 
-    ``logs`` is ``{"loss": batch loss}`` after a step, the epoch's logs (``loss``, metrics, ``val_*``) at an
-    epoch's end, and ``None`` elsewhere. Setting ``model.stop_training = True`` ends ``fit`` after the epoch.
+    ``logs`` after a step: the epoch's running means so far (``loss``, metrics, as Keras), ``batch_loss`` (this
+    batch's loss) and ``weights_before`` (a read-only view of the flat weights before the step); at an epoch's
+    end: the epoch's ``loss``, metrics and ``val_*``; ``None`` elsewhere. Setting ``model.stop_training = True``
+    ends ``fit`` after the current batch.
     """
 
     model = None
@@ -62,4 +64,33 @@ class Callback:
     def on_train_end(self, logs=None) -> None: ...
 
 
-__all__ = ["History", "Callback"]
+class CallbackList:
+    """The callbacks of one ``fit`` call: each hook calls that hook of every callback, in order."""
+
+    def __init__(self, callbacks, model):
+        self.callbacks = list(callbacks)
+        for callback in self.callbacks:
+            callback.set_model(model)
+
+    def on_train_begin(self, logs=None):
+        for callback in self.callbacks:
+            callback.on_train_begin(logs)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for callback in self.callbacks:
+            callback.on_epoch_begin(epoch, logs)
+
+    def on_train_batch_end(self, batch, logs=None):
+        for callback in self.callbacks:
+            callback.on_train_batch_end(batch, logs)
+
+    def on_epoch_end(self, epoch, logs=None):
+        for callback in self.callbacks:
+            callback.on_epoch_end(epoch, logs)
+
+    def on_train_end(self, logs=None):
+        for callback in self.callbacks:
+            callback.on_train_end(logs)
+
+
+__all__ = ["History", "Callback", "CallbackList"]

@@ -111,15 +111,13 @@ def check_model(model, x, y, h: float = 1e-6, tol: float = 1e-6) -> Report:
         raise ValueError(f"model: expected a model built with dtype='float64', received dtype "
                          f"{getattr(model, 'dtype', None)}")
     _, analytic = model.loss_and_gradients(x, y)
-    x, y = model._xy(x, y)
-    per_sample = model._loss_functions()[1]
+    x, targets = model.prepare_data(x, y)
 
     def f():
-        return float(model.loss._reduce(per_sample(y, model._forward(x, False))))
+        return model.compute_loss(x, targets)[0]
 
     report = Report(tol=tol)
-    names = [f"{layer.name}/{p}" for layer in model.layers for p in layer.param_names]
-    for name, w, a in zip(names, model.weights, analytic, strict=True):
+    for name, w, a in zip(model.weight_names, model.weights, analytic, strict=True):
         report.entries.append(_entry(name, a, numerical_gradient(f, w, h)))
     return report
 

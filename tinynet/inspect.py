@@ -6,8 +6,9 @@ Two ways in:
   batch and returns an :class:`Inspection`: every layer's output and ``dL/d output``, every parameter's
   gradient and its norm, the fraction of dead units in each ReLU layer, and the update/weight ratio the
   *next* optimizer step would make (measured by running that step on copies of the weights with a copy of
-  the optimizer). It changes nothing in the model: weights, optimizer state and the gradient buffer are as
-  they were.
+  the optimizer). The passes are the model's own (``Sequential.compute_gradients`` with a ``Trace``); the
+  weights and the optimizer's state are unchanged, and the gradient buffer holds this batch's gradient, as after
+  ``loss_and_gradients``.
 * :class:`TrainingMonitor` is a ``fit`` callback (:func:`fit_with_monitor` is the shortcut) that records, for
   every step, the batch loss, each parameter tensor's gradient norm, its update/weight ratio
   ``||w_after - w_before|| / ||w_before||`` and the fraction of zero activations in each ReLU layer. It only
@@ -32,8 +33,7 @@ import numpy as np
 from ._io import atomic_write, output_path
 from ._validation import describe, positive_int, real_number
 from .callbacks import Callback
-from .layers import Activation, ReLU
-from .models import Sequential
+from .models import Sequential, Trace
 
 
 # -- what an inspection returns ------------------------------------------------------------------------
@@ -72,7 +72,9 @@ class Inspection:
     activations : dict str -> ndarray of shape (n, *layer output shape)
         Each layer's output (for ``Dense(..., activation="relu")`` that is after the ReLU).
     output_grads : dict str -> ndarray, same shapes as ``activations``
-        ``dL/d output`` of each layer: what its ``backward`` received.
+        ``dL/d output`` of each layer: what its ``backward`` received. For a softmax output whose loss is taken
+        from its input (``SparseCategoricalCrossentropy(from_logits=False)``), the last entry is ``dL/dz`` with
+        respect to that input, where backprop starts.
     param_names : list of str
         ``"<layer>/<param>"`` in ``get_weights`` order.
     param_grads : dict str -> ndarray
@@ -110,17 +112,16 @@ class Inspection:
 def _require_model(model, what: str) -> None:
     if not isinstance(model, Sequential):
         raise TypeError(f"model: expected a tinynet.Sequential, received {describe(model)}")
-    model._require_compiled(what)
-    model._require_built(what)
+    model.require_compiled(what)
+    model.require_built(what)
 
 
 def _param_slices(model) -> list[tuple[str, slice]]:
     """``("<layer>/<param>", slice into the flat parameter/gradient buffers)`` in ``get_weights`` order."""
     out, offset = [], 0
-    for layer in model.layers:
-        for pname, p in zip(layer.param_names, layer.params, strict=True):
-            out.append((f"{layer.name}/{pname}", slice(offset, offset + p.size)))
-            offset += p.size
+    for name, p in zip(model.weight_names, model.weights, strict=True):
+        out.append((name, slice(offset, offset + p.size)))
+        offset += p.size
     return out
 
 
@@ -132,10 +133,9 @@ def _ratio(update_norm: float, weight_norm: float) -> float:
     return update_norm / weight_norm if weight_norm > 0 else math.nan
 
 
-def _relu_of(layer) -> ReLU | None:
-    """The ReLU inside a ReLU layer, an ``Activation("relu")`` or a ``Dense(activation="relu")``; else None."""
-    fn = layer._fn if isinstance(layer, Activation) else getattr(layer, "activation", layer)
-    return fn if isinstance(fn, ReLU) else None
+def _is_relu(layer) -> bool:
+    """A ``ReLU`` layer, an ``Activation("relu")`` or a ``Dense(activation="relu")``."""
+    return getattr(layer, "activation_name", None) == "relu"
 
 
 def _kind(layer) -> str:
@@ -168,33 +168,19 @@ def inspect_batch(model, x, y) -> Inspection:
     x : array of shape (n, features...)
     y : targets for the model's loss, e.g. labels of shape (n,) or (n, 1)
 
-    The passes are the ones ``model.loss_and_gradients`` runs (``model._forward(x, training=True)``, the
-    loss's fused value and gradient, each layer's ``backward``), done layer by layer so the intermediate
-    arrays can be kept. The update ratio comes from one step of ``copy.deepcopy(model.optimizer)`` applied to
-    a copy of the weights: the model's weights, its optimizer's state and ``iterations``, and its gradient
-    buffer are unchanged.
+    The passes are the model's own: ``model.compute_gradients`` with a ``Trace`` that keeps each layer's output
+    and incoming gradient. The update ratio comes from one step of ``copy.deepcopy(model.optimizer)`` applied to
+    a copy of the weights: the model's weights and its optimizer's state and ``iterations`` are unchanged.
     """
     _require_model(model, "inspect_batch")
-    x, y = model._xy(x, y)
+    x, targets = model.prepare_data(x, y)
     layers = model.layers
-    saved_grads = model._flat_grads.copy()
-    try:
-        activations = []
-        out = x
-        for layer in layers:
-            out = layer.forward(out, True)
-            activations.append(out)
-        loss, grad = model._loss_functions()[0](y, out)
-        output_grads = [None] * len(layers)
-        for i in range(len(layers) - 1, -1, -1):
-            output_grads[i] = grad
-            grad = layers[i].backward(grad, i > 0)
-        flat_grad = model._flat_grads.copy()
-    finally:
-        model._flat_grads[...] = saved_grads
+    trace = Trace()
+    loss, _ = model.compute_gradients(x, targets, trace=trace)
+    flat_grad = np.array(model.flat_gradients)
 
     # The optimizer's next step, taken by a copy on a copy of the weights.
-    weights_before = model._flat_params
+    weights_before = model.flat_weights
     weights_after = weights_before.copy()
     copy.deepcopy(model.optimizer).apply([weights_after], [flat_grad.copy()])
     update = weights_after - weights_before
@@ -202,22 +188,22 @@ def inspect_batch(model, x, y) -> Inspection:
     slices = _param_slices(model)
     names = [layer.name for layer in layers]
     param_grads, grad_norms, ratios = {}, {}, {}
-    shapes = [p.shape for p in model.weights]
-    for (pname, s), shape in zip(slices, shapes, strict=True):
-        param_grads[pname] = flat_grad[s].reshape(shape)
+    for (pname, s), w in zip(slices, model.weights, strict=True):
+        param_grads[pname] = flat_grad[s].reshape(w.shape)
         grad_norms[pname] = _norm(flat_grad[s])
         ratios[pname] = _ratio(_norm(update[s]), _norm(weights_before[s]))
+    activations = trace.outputs
     return Inspection(
         loss=float(loss),
         layer_names=names,
         activations={n: np.array(a) for n, a in zip(names, activations, strict=True)},
-        output_grads={n: np.array(g) for n, g in zip(names, output_grads, strict=True)},
+        output_grads={n: np.array(g) for n, g in zip(names, trace.output_grads, strict=True)},
         param_names=[pname for pname, _ in slices],
         param_grads=param_grads,
         grad_norms=grad_norms,
         update_ratios=ratios,
         dead_relu={n: relu_stats(a) for n, a, layer in zip(names, activations, layers, strict=True)
-                   if _relu_of(layer) is not None},
+                   if _is_relu(layer)},
         layer_kinds={layer.name: _kind(layer) for layer in layers},
     )
 
@@ -258,19 +244,19 @@ class TrainingMonitor(Callback):
         self._slices = _param_slices(model)
         self.param_names = [name for name, _ in self._slices]
         self.steps_per_epoch = model.history.params["steps"]
-        self._relus = [(layer.name, _relu_of(layer)) for layer in model.layers if _relu_of(layer) is not None]
-        for name, _ in self._relus:
+        self._relus = [layer for layer in model.layers if _is_relu(layer)]
+        for name in (layer.name for layer in self._relus):
             self._zeros.setdefault(name, [])
 
     def on_train_batch_end(self, batch, logs=None):
         model = self.model
-        after, before, grads = model._flat_params, model._previous_params, model._flat_grads
+        after, before, grads = model.flat_weights, logs["weights_before"], model.flat_gradients
         self._losses.append(float(logs["batch_loss"]))
         self._grad_norms.append([_norm(grads[s]) for _, s in self._slices])
         self._ratios.append([_ratio(_norm(after[s] - before[s]), _norm(before[s])) for _, s in self._slices])
-        for name, relu in self._relus:
-            # The ReLU's cached mask is sign(out): 1.0 where the unit fired, 0.0 where its output was 0.
-            self._zeros[name].append(1.0 - float(relu._mask.mean()))
+        for layer in self._relus:
+            # What the layer kept for its backward pass on this batch includes its output.
+            self._zeros[layer.name].append(float(np.mean(layer.cached("out") == 0)))
 
     @property
     def losses(self) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Losses, called Keras-style as ``loss(y_true, y_pred) -> float``.
 
-Each loss keeps the per-sample values (``call``) apart from the reduction, and computes its value and its gradient
-with respect to ``y_pred`` in one code path (``value_and_grad``), so a finite-difference check of one checks both.
+Each loss keeps the per-sample values (``per_sample``) apart from the reduction (``reduce``), and computes its value
+and its gradient with respect to ``y_pred`` in one code path, so a finite-difference check of one checks both.
+``call``, ``__call__`` and ``value_and_grad`` check their arguments; ``encode`` checks a model's targets once, and
+``compute`` then works on them unchecked, batch after batch.
 
 Reductions: ``"sum_over_batch_size"`` (Keras's default: ``sum(loss_i) / N``), ``"sum"``, and ``"none"`` (the
 per-sample vector; not differentiable as a scalar, so ``value_and_grad`` refuses it).
@@ -18,59 +20,66 @@ REDUCTIONS = ("sum_over_batch_size", "sum", "none")
 
 
 class Loss:
-    """Base class. Subclasses implement ``_check(y_true, y_pred)`` and ``_per_sample(y_true, y_pred, grad)``."""
+    """Base class. Subclasses implement ``encode(y_true, n, width, dtype, name)`` and
+    ``per_sample(targets, y_pred, want_grad)``."""
 
     def __init__(self, reduction: str = "sum_over_batch_size", name: str | None = None):
         self.reduction = one_of(reduction, "reduction", REDUCTIONS)
         self.name = name or _snake(type(self).__name__)
 
-    # -- public API ---------------------------------------------------------------------------------------
+    # -- checked entry points ---------------------------------------------------------------------------
     def call(self, y_true, y_pred) -> np.ndarray:
         """Per-sample losses, shape (n,)."""
-        y_true, y_pred = self._check(y_true, y_pred)
-        return self._per_sample(y_true, y_pred, want_grad=False)[0]
+        targets, y_pred = self._check(y_true, y_pred)
+        return self.per_sample(targets, y_pred, want_grad=False)[0]
 
     def __call__(self, y_true, y_pred):
         values = self.call(y_true, y_pred)
         if self.reduction == "none":
             return values
-        return float(self._reduce(values))
+        return self.reduce(values)
 
     def value_and_grad(self, y_true, y_pred) -> tuple[float, np.ndarray]:
         """The reduced loss and its gradient with respect to ``y_pred`` (same shape as ``y_pred``)."""
         if self.reduction == "none":
             raise ValueError("reduction: value_and_grad needs a scalar loss; received reduction='none'")
-        y_true, y_pred = self._check(y_true, y_pred)
-        return self._value_and_grad(y_true, y_pred)
+        targets, y_pred = self._check(y_true, y_pred)
+        return self.compute(targets, y_pred)
 
     def get_config(self) -> dict:
         return {"reduction": self.reduction, "name": self.name}
 
-    # -- internals (the model calls these after validating its data once) ---------------------------------
-    def _value_and_grad(self, y_true, y_pred) -> tuple[float, np.ndarray]:
-        values, grad = self._per_sample(y_true, y_pred, want_grad=True)
-        if self.reduction == "sum_over_batch_size":
-            # d(sum/N)/d(loss_i) = 1/N; like TensorFlow, multiply by the float reciprocal rather than divide.
-            grad *= y_pred.dtype.type(1) / y_pred.dtype.type(values.shape[0])
-        return float(self._reduce(values)), grad
+    # -- on targets already encoded (a model checks and encodes its data once per fit) -----------------------
+    def encode(self, y_true, n: int, width: int, dtype, name: str = "y_true"):
+        """Check targets for ``n`` predictions of ``width`` columns and convert them to the form ``per_sample``
+        reads."""
+        raise NotImplementedError
 
-    def _reduce(self, values: np.ndarray) -> float:
-        # Accumulated in float64: a float32 sum of per-sample losses near float32's limit (logits of ~1e38) would
-        # overflow although their mean does not.
-        total = float(np.add.reduce(values, dtype=np.float64))
+    def per_sample(self, targets, y_pred, want_grad: bool) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(loss_i of shape (n,), d sum_i(loss_i) / d y_pred or None)``, from one code path."""
+        raise NotImplementedError
+
+    def compute(self, targets, y_pred) -> tuple[float, np.ndarray]:
+        """The reduced loss and its gradient, for encoded targets; no checks."""
+        values, grad = self.per_sample(targets, y_pred, want_grad=True)
+        if self.reduction == "sum_over_batch_size":
+            grad *= y_pred.dtype.type(1) / values.shape[0]    # d(sum/N)/d(loss_i) = 1/N (TF multiplies by it)
+        return self.reduce(values), grad
+
+    def reduce(self, values: np.ndarray) -> float:
+        """``sum(values) / N`` or ``sum(values)``, accumulated in float64 (a float32 sum can overflow where the
+        mean does not)."""
+        total = float(values.sum(dtype=np.float64))
         return total / values.shape[0] if self.reduction == "sum_over_batch_size" else total
+
+    def from_logits_form(self, activation_name: str):
+        """The loss Keras computes instead when ``y_pred`` comes out of ``activation_name``: it reads that
+        activation's input. ``None`` when Keras uses this loss as it is."""
+        return None
 
     def _check(self, y_true, y_pred):
         y_pred = _pred_array(y_pred)
-        return self._targets(y_true, y_pred.shape[0], y_pred.shape[1], y_pred.dtype, "y_true"), y_pred
-
-    def _targets(self, y_true, n: int, width: int, dtype, name: str):
-        """Validate and convert targets for ``n`` predictions of ``width`` columns (a model calls this once)."""
-        raise NotImplementedError
-
-    def _per_sample(self, y_true, y_pred, want_grad: bool):
-        """Return ``(loss_i of shape (n,), d sum(loss_i) / d y_pred or None)``."""
-        raise NotImplementedError
+        return self.encode(y_true, y_pred.shape[0], y_pred.shape[1], y_pred.dtype, "y_true"), y_pred
 
 
 def _snake(name: str) -> str:
@@ -108,42 +117,41 @@ class SparseCategoricalCrossentropy(Loss):
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits}
 
-    def _targets(self, y_true, n, width, dtype, name):
-        """Labels (n,) or (n, 1), checked, as one-hot rows of shape (n, classes) in ``dtype``.
+    def from_logits_form(self, activation_name):
+        if activation_name == "softmax" and not self.from_logits:
+            return SparseCategoricalCrossentropy(from_logits=True, reduction=self.reduction, name=self.name)
+        return None
 
-        A model encodes its labels once per ``fit``; each step then works on plain slices (no fancy indexing).
-        """
+    def encode(self, y_true, n, width, dtype, name="y_true"):
+        """Labels (n,) or (n, 1), checked, as one-hot rows of shape (n, classes) in ``dtype``."""
         labels = class_labels(y_true, name, n=n, num_classes=width)
         onehot = np.zeros((n, width), dtype=dtype)
         onehot[np.arange(n), labels] = 1
         return onehot
 
-    def _per_sample(self, onehot, y_pred, want_grad):
+    def per_sample(self, onehot, y_pred, want_grad):
         if self.from_logits:
-            z = y_pred
+            z = y_pred                                               # (n, classes) logits
         else:
             clipped = np.clip(y_pred, EPSILON, 1 - EPSILON)
             z = np.log(clipped)
-        # (ufunc.reduce rather than .max()/.sum(): same result, without their Python wrappers on small arrays)
-        shifted = z - np.maximum.reduce(z, axis=1, keepdims=True)
+        shifted = z - z.max(axis=1, keepdims=True)                   # the max shift: exp never overflows
         e = np.exp(shifted)
-        s = np.add.reduce(e, axis=1, keepdims=True)
-        values = np.log(s[:, 0])
-        values -= np.add.reduce(shifted * onehot, axis=1)           # log-sum-exp minus the true class's score
+        s = e.sum(axis=1, keepdims=True)
+        values = np.log(s[:, 0]) - (shifted * onehot).sum(axis=1)    # logsumexp(z) - z_y
         if not want_grad:
             return values, None
-        grad = np.divide(e, s, out=e)     # softmax(z)
-        grad -= onehot                    # - onehot(y)
-        if not self.from_logits:          # chain through z = log(clip(p)): dz/dp = 1/p inside the clip range
-            grad /= clipped
-            grad *= (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
+        grad = e / s - onehot                                        # softmax(z) - onehot(y)
+        if not self.from_logits:
+            inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
+            grad = grad / clipped * inside                           # chain rule through z = log(clip(p))
         return values, grad
 
 
 class MeanSquaredError(Loss):
     """``loss_i = mean_j (y_pred_ij - y_true_ij)**2``; gradient ``2 (y_pred - y_true) / d`` per sample."""
 
-    def _targets(self, y_true, n, width, dtype, name):
+    def encode(self, y_true, n, width, dtype, name="y_true"):
         y_true = float_array(y_true, name, dtype=dtype)
         if y_true.ndim == 1 and width == 1:
             y_true = y_true[:, None]
@@ -151,7 +159,7 @@ class MeanSquaredError(Loss):
             raise ValueError(f"{name}: expected shape {(n, width)} (as the predictions), received {y_true.shape}")
         return y_true
 
-    def _per_sample(self, y_true, y_pred, want_grad):
+    def per_sample(self, y_true, y_pred, want_grad):
         diff = y_pred - y_true
         d = y_pred.dtype.type(y_pred.shape[1])
         values = (diff * diff).sum(axis=1) / d

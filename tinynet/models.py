@@ -1,60 +1,76 @@
 """``Sequential``: a stack of layers, trained with a loss and an optimizer, Keras-style.
 
-Storage: once built, all parameters of the model live in one contiguous array and all gradients in another; each
-layer's ``kernel``/``bias`` are views into them. Backward passes write straight into the gradient array, and an
-optimizer step is a few NumPy calls over the whole model. Nothing is copied per step.
+The path of one batch: ``fit`` cuts batches and calls ``train_step``, which calls ``compute_gradients`` (forward
+through the layers, the loss at the output head, backward through the layers) and then the optimizer.
+``loss_and_gradients``, ``tinynet.gradcheck`` and ``tinynet.inspect`` call ``compute_gradients`` too: there is
+one copy of the passes.
+
+Storage: once built, all parameters live in one contiguous array and all gradients in another; each layer's
+``kernel``/``bias`` are views into them, backward passes write straight into the gradient array, and an optimizer
+step is one update of the whole model.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
-import signal
-import sys
-import threading
 import time
 import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
-from ._io import atomic_savez, read_npz
+from . import saving
 from ._validation import all_finite, describe, float_array, float_dtype, positive_int, real_number
-from .callbacks import Callback, History
-from .layers import Activation, Dense, Layer, Softmax, _shape_tuple
+from .callbacks import Callback, CallbackList, History
+from .layers import Layer, shape_tuple
+from .training import DeferredInterrupt, DivergenceError, EpochMean, batches, epoch_line, split_validation
 
-_PREDICT_BATCH = 8192    # predict's default batch: per-layer calls on whole arrays; 8192 x 1024 float32 = 32 MiB
-
-
-class DivergenceError(FloatingPointError):
-    """Training produced a non-finite loss or non-finite weights."""
+_PREDICT_BATCH = 8192    # predict's default batch: whole arrays per layer call; 8192 x 1024 float32 = 32 MiB
 
 
-class _DeferredInterrupt:
-    """While active, Ctrl-C (SIGINT) sets ``requested`` instead of raising, so ``fit`` stops between two steps.
+@dataclass
+class Trace:
+    """What ``compute_gradients(..., trace=Trace())`` saw: each layer's output, and ``dL/d`` each output.
 
-    A second Ctrl-C raises at once. Outside the main thread (where signals can't be caught) it does nothing.
+    ``outputs[i]`` is layer ``i``'s output; ``output_grads[i]`` is the gradient its backward pass received. For an
+    output head whose loss reads the last activation's input (see :class:`OutputHead`), ``output_grads[-1]`` is
+    ``dL/dz``, with respect to that input.
     """
 
-    def __enter__(self):
-        self.requested = False
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
+    outputs: list[np.ndarray] = field(default_factory=list)
+    output_grads: list[np.ndarray] = field(default_factory=list)
 
-    def _handle(self, signum, frame):
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
 
-    def __exit__(self, *exc_info):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-        return False
+class OutputHead:
+    """Where the loss meets the last layer, decided once at ``compile`` by Keras's rule.
+
+    Usually the loss reads the model's outputs and backprop starts from ``dL/d out``. When the last layer ends in
+    an activation whose input Keras's loss reads instead (``Loss.from_logits_form``: a softmax under
+    ``SparseCategoricalCrossentropy(from_logits=False)``), the loss is taken from that input ``z`` and its
+    gradient ``dL/dz`` goes straight to the layer's ``backward_pre_activation``: no clipped probabilities, no
+    softmax Jacobian.
+    """
+
+    def __init__(self, layer: Layer, loss: losses_mod.Loss):
+        fused = loss.from_logits_form(getattr(layer, "activation_name", None))
+        self.layer, self.fused = layer, fused is not None
+        self.loss = fused if self.fused else loss
+
+    def forward(self, h: np.ndarray, training: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``(what the loss reads, the model's outputs)`` from the last layer's input ``h``."""
+        if not self.fused:
+            out = self.layer.forward(h, training)
+            return out, out
+        z = self.layer.pre_activation(h, training)
+        return z, self.layer.activation(z)
+
+    def backward(self, grad: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
+        if not self.fused:
+            return self.layer.backward(grad, need_input_grad)
+        return self.layer.backward_pre_activation(grad, need_input_grad)
 
 
 def _check_new_layer(layer, existing, name: str) -> None:
@@ -77,6 +93,12 @@ def _resolve_seed(seed) -> np.random.Generator:
     return np.random.default_rng(int(seed))
 
 
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
 class Sequential:
     """A linear stack of layers.
 
@@ -86,15 +108,15 @@ class Sequential:
         If the first has ``input_shape``, the model is built (weights created) at once, as in Keras; otherwise on
         the first ``fit``, ``loss_and_gradients`` or ``build``.
     seed : int, numpy.random.Generator or None
-        Source of all randomness: weight initialisation, then the per-epoch shuffles. The same seed gives
-        bit-identical weights before and after training.
+        Source of all randomness (``model.rng``): weight initialisation, then the per-epoch shuffles. The same
+        seed gives bit-identical weights before and after training.
     dtype : "float32" (default) or "float64"
         Precision of weights, activations and gradients. Inputs are converted to it.
     """
 
     def __init__(self, layers=None, seed=None, dtype="float32", name: str = "sequential"):
         self.dtype = float_dtype(dtype)
-        self._rng = _resolve_seed(seed)
+        self.rng = _resolve_seed(seed)
         if not isinstance(name, str):
             raise TypeError(f"name: expected a string, received {describe(name)}")
         self.name = name
@@ -105,11 +127,9 @@ class Sequential:
         for i, layer in enumerate(layers):
             _check_new_layer(layer, layers[:i], f"layers[{i}]")
         self.layers: list[Layer] = []
-        self.built = False
-        self.loss = self.optimizer = None
-        self._logits_loss = None
-        self.compiled = False
-        self._metrics: list[tuple[str, object]] = []
+        self.built = self.compiled = False
+        self.loss = self.optimizer = self.head = None
+        self.metrics: list[tuple[str, object]] = []
         self.history: History | None = None
         self.stop_training = False
         for layer in layers:
@@ -129,15 +149,17 @@ class Sequential:
             k += 1
             layer.name = f"{base}_{k}"
         self.layers.append(layer)
+        if self.compiled:
+            self.head = OutputHead(layer, self.loss)
 
-    def _shapes_through(self, input_shape: tuple[int, ...]) -> tuple[int, ...]:
-        """The output shape for inputs of ``input_shape``, checking that every layer accepts its input.
+    def compute_output_shape(self, input_shape) -> tuple[int, ...]:
+        """The output shape for samples of ``input_shape``, checking that every layer accepts its input.
 
         Builds nothing, so a model whose layers don't fit the data is refused before any layer changes.
         """
-        shape = input_shape
+        shape = shape_tuple(input_shape, "input_shape")
         for layer in self.layers:
-            layer._param_specs(shape)                  # raises if the layer can't take this input
+            layer.param_specs(shape)                  # raises if the layer can't take this input
             shape = layer.compute_output_shape(shape)
         return shape
 
@@ -147,17 +169,17 @@ class Sequential:
             return
         if not self.layers:
             raise ValueError("layers: expected at least one layer before building, received none")
-        shape = _shape_tuple(input_shape, "input_shape")
-        self._shapes_through(shape)                    # all checks first: no layer is built if one would fail
+        shape = shape_tuple(input_shape, "input_shape")
+        self.output_shape = self.compute_output_shape(shape)      # all checks before any layer is built
         for layer in self.layers:
-            layer.build(shape, rng=self._rng, dtype=self.dtype)
+            layer.build(shape, rng=self.rng, dtype=self.dtype)
             shape = layer.output_shape
-        self.input_shape = _shape_tuple(input_shape, "input_shape")
-        self.output_shape = shape
+        self.input_shape = shape_tuple(input_shape, "input_shape")
         # One flat buffer for all parameters and one for all gradients; layers keep views into them.
-        sizes = [p.size for layer in self.layers for p in layer.params]
-        self._flat_params = np.empty(sum(sizes), dtype=self.dtype)
-        self._flat_grads = np.zeros(sum(sizes), dtype=self.dtype)
+        size = sum(p.size for layer in self.layers for p in layer.params)
+        self._flat_params = np.empty(size, dtype=self.dtype)
+        self._flat_grads = np.zeros(size, dtype=self.dtype)
+        self._previous = np.empty(size, dtype=self.dtype)        # the weights before the latest update
         offset = 0
         for layer in self.layers:
             pviews, gviews = [], []
@@ -165,7 +187,11 @@ class Sequential:
                 pviews.append(self._flat_params[offset:offset + p.size].reshape(p.shape))
                 gviews.append(self._flat_grads[offset:offset + p.size].reshape(p.shape))
                 offset += p.size
-            layer._bind(pviews, gviews)
+            layer.bind(pviews, gviews)
+        self._previous[...] = self._flat_params
+        self.flat_weights = _read_only(self._flat_params)
+        self.flat_gradients = _read_only(self._flat_grads)
+        self.weights_before_step = _read_only(self._previous)
         self.built = True
 
     @property
@@ -173,18 +199,23 @@ class Sequential:
         """The live parameter arrays (views), in ``get_weights`` order."""
         return [p for layer in self.layers for p in layer.params]
 
+    @property
+    def weight_names(self) -> list[str]:
+        """``"<layer>/<parameter>"`` for each array of ``weights``."""
+        return [f"{layer.name}/{p}" for layer in self.layers for p in layer.param_names]
+
     def count_params(self) -> int:
-        self._require_built("count_params")
+        self.require_built("count_params")
         return int(self._flat_params.size)
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all parameters, Keras order: ``[kernel_0, bias_0, kernel_1, bias_1, ...]``."""
-        self._require_built("get_weights")
+        self.require_built("get_weights")
         return [p.copy() for p in self.weights]
 
     def set_weights(self, weights) -> None:
         """Replace all parameters (checked in full before anything is written)."""
-        self._require_built("set_weights")
+        self.require_built("set_weights")
         current = self.weights
         if not isinstance(weights, (list, tuple)):
             raise TypeError(f"weights: expected a list of {len(current)} arrays, received {describe(weights)}")
@@ -218,26 +249,24 @@ class Sequential:
         if resolved and not isinstance(loss_obj, losses_mod.SparseCategoricalCrossentropy):
             raise ValueError("metrics: accuracy needs a classification loss (SparseCategoricalCrossentropy), "
                              f"received loss {type(loss_obj).__name__}")
-        self.loss, self.optimizer, self._metrics = loss_obj, opt, resolved
-        # For a softmax output, Keras takes this loss from the softmax's logits (see _loss_head).
-        scce = losses_mod.SparseCategoricalCrossentropy
-        self._logits_loss = (scce(from_logits=True, reduction=loss_obj.reduction)
-                             if isinstance(loss_obj, scce) and not loss_obj.from_logits else None)
+        self.loss, self.optimizer, self.metrics = loss_obj, opt, resolved
+        self.head = OutputHead(self.layers[-1], loss_obj) if self.layers else None
         self.compiled = True
 
-    # -- data checks ---------------------------------------------------------------------------------------
-    def _require_built(self, what: str) -> None:
+    def require_built(self, what: str) -> None:
         if not self.built:
             raise ValueError(f"{what}: the model has no weights yet; give the first layer an input_shape or "
                              "call build(input_shape) / fit(x, y) first")
 
-    def _require_compiled(self, what: str) -> None:
+    def require_compiled(self, what: str) -> None:
         if not self.compiled:
             raise ValueError(f"{what}: expected a compiled model; call model.compile(loss=..., optimizer=...) "
                              "first")
 
-    def _inputs(self, x, name: str = "x", check_finite: bool = True) -> np.ndarray:
-        x = float_array(x, name, dtype=self.dtype, check_finite=check_finite)
+    # -- data, checked once per call -------------------------------------------------------------------------
+    def prepare_inputs(self, x, name: str = "x") -> np.ndarray:
+        """``x`` checked (finite, samples of the model's input shape) as a row-major array of the model's dtype."""
+        x = float_array(x, name, dtype=self.dtype)
         if x.ndim < 2:
             raise ValueError(f"{name}: expected an array of shape (samples, features...), received shape {x.shape}")
         expected = self.input_shape if self.built else (
@@ -247,82 +276,102 @@ class Sequential:
                              f"(e.g. ({x.shape[0]}, {', '.join(map(str, expected))})), received shape {x.shape}")
         if not self.layers:
             raise ValueError("layers: expected at least one layer, received none")
-        # Row-major, once: scipy.io.loadmat returns column-major (Fortran) arrays, and gathering or slicing rows
-        # of those for every batch is several times slower than the whole training step.
+        # Row-major, once: scipy.io.loadmat returns column-major (Fortran) arrays, and slicing rows of those for
+        # every batch costs more than the whole training step.
         return np.ascontiguousarray(x)
 
-    def _xy(self, x, y, xname="x", yname="y"):
-        x = self._inputs(x, xname)
-        width = self._shapes_through(x.shape[1:])
+    def prepare_data(self, x, y, xname: str = "x", yname: str = "y") -> tuple[np.ndarray, np.ndarray]:
+        """``(x, targets)`` checked and converted once: what ``train_step`` and ``compute_gradients`` take.
+
+        ``targets`` are ``y`` in the form the loss reads (``Loss.encode``; one-hot rows for a sparse
+        categorical loss).
+        """
+        self.require_compiled("prepare_data")
+        x = self.prepare_inputs(x, xname)
+        width = self.compute_output_shape(x.shape[1:])
         if len(width) != 1:
             raise ValueError(f"{xname}: the model's output must be (samples, outputs), it is {('samples',) + width}")
-        y = self.loss._targets(y, x.shape[0], width[0], self.dtype, yname)
-        return x, y
+        return x, self.loss.encode(y, x.shape[0], width[0], self.dtype, yname)
 
-    # -- the training step ---------------------------------------------------------------------------------
-    def _forward(self, x: np.ndarray, training: bool) -> np.ndarray:
+    def _check_batch(self, x, targets) -> None:
+        """Constant-time checks that ``(x, targets)`` came from ``prepare_data`` for this model."""
+        self.require_compiled("compute_gradients")
+        self.require_built("compute_gradients")
+        ok_x = isinstance(x, np.ndarray) and x.dtype == self.dtype and x.shape[1:] == self.input_shape
+        if not ok_x or x.shape[0] == 0:
+            raise ValueError(f"x: expected a batch from prepare_data: dtype {self.dtype.name}, samples of shape "
+                             f"{self.input_shape}; received {describe(x)}")
+        expected = (x.shape[0], *self.output_shape)
+        if not (isinstance(targets, np.ndarray) and targets.dtype == self.dtype and targets.shape == expected):
+            raise ValueError(f"y: expected targets from prepare_data: dtype {self.dtype.name}, shape {expected}; "
+                             f"received {describe(targets)}")
+
+    # -- the passes ------------------------------------------------------------------------------------------
+    def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
+        """Every layer's forward pass on a prepared ``x``: the model's outputs."""
         for layer in self.layers:
             x = layer.forward(x, training)
         return x
 
-    def _backward(self, grad: np.ndarray, top: int | None = None) -> None:
-        """Backpropagate from layer ``top`` (default: the last) down; fills the flat gradient buffer.
+    def _forward_to_head(self, x, training, trace=None) -> tuple[np.ndarray, np.ndarray]:
+        """``(what the loss reads, outputs)``: the layers below the head, then the head (see OutputHead)."""
+        for layer in self.layers[:-1]:
+            x = layer.forward(x, training)
+            if trace is not None:
+                trace.outputs.append(x)
+        loss_input, out = self.head.forward(x, training)
+        if trace is not None:
+            trace.outputs.append(out)
+        return loss_input, out
 
-        ``grad`` is ``dL/d output`` of layer ``top``. The first layer skips its ``dx``.
+    def compute_loss(self, x, targets) -> tuple[float, np.ndarray]:
+        """The loss on a prepared batch and the outputs, by an inference forward pass (no caches, no gradients)."""
+        self._check_batch(x, targets)
+        loss_input, out = self._forward_to_head(x, False)
+        return self.head.loss.reduce(self.head.loss.per_sample(targets, loss_input, False)[0]), out
+
+    def compute_gradients(self, x, targets, trace: Trace | None = None) -> tuple[float, np.ndarray]:
+        """Forward, loss and backward on a prepared batch: the one copy of the passes.
+
+        Fills the gradient buffer (``flat_gradients``; each layer's ``grads``) and returns ``(loss, outputs)``.
+        Changes no weight. With a ``Trace``, records every layer's output and incoming gradient.
         """
-        layers = self.layers
-        for i in range(len(layers) - 1 if top is None else top, -1, -1):
-            grad = layers[i].backward(grad, i > 0)
+        self._check_batch(x, targets)
+        loss_input, out = self._forward_to_head(x, True, trace)
+        loss, grad = self.head.loss.compute(targets, loss_input)
+        below = self.layers[:-1]
+        grads_seen = [grad]
+        grad = self.head.backward(grad, need_input_grad=bool(below))
+        for i in range(len(below) - 1, -1, -1):
+            grads_seen.append(grad)
+            grad = below[i].backward(grad, i > 0)          # the first layer needs no dL/dx
+        if trace is not None:
+            trace.output_grads = grads_seen[::-1]
+        return loss, out
 
-    def _softmax_head(self) -> Softmax | None:
-        """The output softmax whose logits the loss reads instead of its probabilities, or None.
+    def train_step(self, x, targets) -> dict[str, float]:
+        """One step on a prepared batch: ``compute_gradients``, then the optimizer; returns the batch's logs.
 
-        Keras computes ``SparseCategoricalCrossentropy(from_logits=False)`` on a softmax output from the
-        softmax's input: no clipping of the probabilities, and the gradient ``(softmax - onehot) / N`` with
-        respect to the logits. So does tinynet, for a model ending in ``Dense(activation="softmax")``,
-        ``Activation("softmax")`` or ``Softmax()``.
+        Raises ``DivergenceError`` (before updating) if the loss is not finite.
         """
-        if self._logits_loss is None:
-            return None
-        last = self.layers[-1]
-        act = last._fn if isinstance(last, Activation) else last
-        act = act.activation if isinstance(act, Dense) else act
-        return act if isinstance(act, Softmax) else None
-
-    def _loss_functions(self):
-        """``(value_and_grad, per_sample, backward)`` for the batch just forwarded; resolved once per fit/evaluate.
-
-        The first two take ``(y, out)``; ``backward`` takes the loss's gradient. With a softmax head they read the
-        softmax's logits instead of ``out``, and backward starts below the softmax (the gradient is already with
-        respect to the logits).
-        """
-        head = self._softmax_head()
-        if head is None:
-            loss = self.loss
-            return (loss._value_and_grad, lambda y, out: loss._per_sample(y, out, want_grad=False)[0],
-                    self._backward)
-        loss, last = self._logits_loss, len(self.layers) - 1
-
-        def backward_from_logits(grad):
-            if isinstance(self.layers[last], Dense):          # Dense(activation="softmax"): skip its softmax
-                grad = self.layers[last]._backward_linear(grad, last > 0)
-            self._backward(grad, top=last - 1)
-
-        return (lambda y, out: loss._value_and_grad(y, head.logits),
-                lambda y, out: loss._per_sample(y, head.logits, want_grad=False)[0],
-                backward_from_logits)
+        loss, out = self.compute_gradients(x, targets)
+        if not math.isfinite(loss):
+            raise DivergenceError(f"the loss became {loss}")
+        self._previous[...] = self._flat_params
+        self.optimizer.update([self._flat_params], [self._flat_grads])
+        logs = {"loss": loss}
+        for key, count in self.metrics:
+            logs[key] = count(targets, out) / x.shape[0]
+        return logs
 
     def loss_and_gradients(self, x, y) -> tuple[float, list[np.ndarray]]:
         """The loss on ``(x, y)`` and its gradient for every parameter (copies, in ``get_weights`` order).
 
         No weights change; use it to check backprop from outside (see :mod:`tinynet.gradcheck`).
         """
-        self._require_compiled("loss_and_gradients")
-        x, y = self._xy(x, y)
+        x, targets = self.prepare_data(x, y)
         self.build(x.shape[1:])
-        value_and_grad, _, backward = self._loss_functions()
-        loss, grad = value_and_grad(y, self._forward(x, training=True))
-        backward(grad)
+        loss, _ = self.compute_gradients(x, targets)
         return loss, [g.copy() for layer in self.layers for g in layer.grads]
 
     # -- fit / evaluate / predict ----------------------------------------------------------------------------
@@ -337,117 +386,80 @@ class Sequential:
         holds out the *last* ``n - floor(n * (1 - f))`` samples, before any shuffling, as Keras does.
         ``callbacks``: a list of :class:`tinynet.callbacks.Callback`.
         """
-        # Every check happens before any state changes.
-        self._require_compiled("fit")
-        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
-        epochs = positive_int(epochs, "epochs")
-        verbose = _verbosity(verbose)
-        split = real_number(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
-        if not isinstance(shuffle, bool):
-            raise TypeError(f"shuffle: expected True or False, received {describe(shuffle)}")
-        if callbacks is None:
-            callbacks = []
-        if not isinstance(callbacks, (list, tuple)) or not all(isinstance(c, Callback) for c in callbacks):
-            raise TypeError(f"callbacks: expected a list of tinynet.callbacks.Callback, received {describe(callbacks)}")
-        x, y = self._xy(x, y)
-        val = None
-        if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data: expected a tuple (x_val, y_val), "
-                                f"received {describe(validation_data)}")
-            val = self._xy(*validation_data, xname="validation_data[0]", yname="validation_data[1]")
-            if val[0].shape[1:] != x.shape[1:]:
-                raise ValueError(f"validation_data[0]: expected samples of shape {x.shape[1:]}, "
-                                 f"received shape {val[0].shape}")
-        elif split > 0:
-            split_at = int(x.shape[0] * (1.0 - split))
-            if split_at == 0 or split_at == x.shape[0]:
-                raise ValueError(f"validation_split: {split} of {x.shape[0]} samples leaves "
-                                 f"{split_at} for training and {x.shape[0] - split_at} for validation; "
-                                 "expected both to be non-empty")
-            x, y, val = x[:split_at], y[:split_at], (x[split_at:], y[split_at:])
-            self._warn_if_class_sorted(y, val[1])
-        if not self.optimizer._fits([self._flat_params] if self.built else None):
-            raise ValueError(f"optimizer: this {type(self.optimizer).__name__} already holds state (moments, step "
-                             "count) for another model's parameters; give each model its own optimizer instance")
-
+        batch_size, epochs, verbose, callbacks, (x, y), val = self._fit_arguments(
+            x, y, batch_size, epochs, verbose, validation_split, validation_data, shuffle, callbacks)
         self.build(x.shape[1:])
-        n = x.shape[0]
-        steps = math.ceil(n / batch_size)
-        history = History({"verbose": verbose, "epochs": epochs, "steps": steps}, model=self)
-        self.history = history
-        self.stop_training = False
-        params, grads = [self._flat_params], [self._flat_grads]
-        loss_vg, _, backward = self._loss_functions()
-        forward, apply = self._forward, self.optimizer._apply
-        metrics = self._metrics
-        previous = self._flat_params.copy()      # weights before the latest update, for the divergence guard
-        self._previous_params = previous
-        for callback in callbacks:
-            callback.set_model(self)
-            callback.on_train_begin()
-        with _DeferredInterrupt() as interrupt:
+        history = History({"verbose": verbose, "epochs": epochs, "steps": math.ceil(len(x) / batch_size)}, self)
+        self.history, self.stop_training = history, False
+        callbacks.on_train_begin()
+        with DeferredInterrupt() as interrupt:
             for epoch in range(epochs):
-                for callback in callbacks:
-                    callback.on_epoch_begin(epoch)
-                start_time = time.perf_counter()
-                order = self._rng.permutation(n) if shuffle else None
-                total, seen = 0.0, 0
-                correct = [0] * len(metrics)
-                for step, start in enumerate(range(0, n, batch_size)):
-                    if shuffle:
-                        # Gathering each batch's rows (a few kB that stay in cache for the matmul) measured faster
-                        # than gathering the whole epoch at once; mode="clip" skips a bounds-checking copy.
-                        rows = order[start:start + batch_size]
-                        xb, yb = x.take(rows, axis=0, mode="clip"), y.take(rows, axis=0, mode="clip")
-                    else:
-                        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-                    out = forward(xb, True)
-                    loss, grad = loss_vg(yb, out)
-                    if not math.isfinite(loss):
-                        self._diverged(previous, f"the loss became {loss}", epoch, step)
-                    for k, (_, count) in enumerate(metrics):
-                        correct[k] += count(yb, out)
-                    backward(grad)
-                    np.copyto(previous, params[0])
-                    apply(params, grads)
-                    total += loss * xb.shape[0]
-                    seen += xb.shape[0]
-                    for callback in callbacks:          # Keras passes the epoch's running mean as "loss"
-                        callback.on_train_batch_end(step, {"loss": total / seen, "batch_loss": loss})
+                callbacks.on_epoch_begin(epoch)
+                started, mean = time.perf_counter(), EpochMean()
+                for step, (xb, yb) in enumerate(batches(x, y, batch_size, self.rng if shuffle else None)):
+                    try:
+                        logs = self.train_step(xb, yb)
+                    except DivergenceError as exc:
+                        self._diverged(str(exc), epoch, step)
+                    mean.add(logs, len(xb))
+                    callbacks.on_train_batch_end(step, {**mean.result(), "batch_loss": logs["loss"],
+                                                        "weights_before": self.weights_before_step})
                     if interrupt.requested or self.stop_training:
                         break
-                if interrupt.requested and seen < n:    # stopped inside the epoch: don't record it
+                if interrupt.requested and mean.samples < len(x):   # stopped inside the epoch: not recorded
                     break
-                if not np.isfinite(params[0]).all():
-                    self._diverged(previous, "the weights became non-finite", epoch, step)
-                logs = {"loss": total / seen}           # seen < n only when a callback stopped training
-                for (key, _), c in zip(metrics, correct, strict=True):
-                    logs[key] = c / seen
+                if not np.isfinite(self._flat_params).all():
+                    self._diverged("the weights became non-finite", epoch, step)
+                logs = mean.result()                   # over the samples seen, if a callback stopped early
                 if val is not None:
-                    for key, value in self._evaluate_arrays(val[0], val[1], batch_size).items():
-                        logs["val_" + key] = value
+                    logs.update({"val_" + k: v for k, v in self._evaluate_prepared(*val, batch_size).items()})
                 history.record(epoch, logs)
-                for callback in callbacks:
-                    callback.on_epoch_end(epoch, dict(logs))
+                callbacks.on_epoch_end(epoch, dict(logs))
                 if verbose:
-                    seconds = time.perf_counter() - start_time
-                    parts = " - ".join(f"{k}: {v:.4f}" for k, v in logs.items())
-                    print(f"Epoch {epoch + 1}/{epochs} - {seconds:.2f}s - {parts}", file=sys.stdout, flush=True)
+                    print(epoch_line(epoch, epochs, time.perf_counter() - started, logs), flush=True)
                 if self.stop_training or interrupt.requested:
                     break
-        for callback in callbacks:
-            callback.on_train_end()
+        callbacks.on_train_end()
         if interrupt.requested:
             raise KeyboardInterrupt(
                 f"fit interrupted in epoch {epoch + 1}/{epochs}: the model keeps the weights after step "
                 f"{step + 1} of that epoch, and model.history the {len(history.epoch)} completed epochs")
         return history
 
-    def _diverged(self, previous: np.ndarray, what: str, epoch: int, step: int):
+    def _fit_arguments(self, x, y, batch_size, epochs, verbose, validation_split, validation_data, shuffle,
+                       callbacks):
+        """Every check of ``fit``'s arguments, before any state changes; the data prepared and split."""
+        self.require_compiled("fit")
+        batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
+        epochs = positive_int(epochs, "epochs")
+        verbose = _verbosity(verbose)
+        split = real_number(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
+        if not isinstance(shuffle, bool):
+            raise TypeError(f"shuffle: expected True or False, received {describe(shuffle)}")
+        callbacks = [] if callbacks is None else callbacks
+        if not isinstance(callbacks, (list, tuple)) or not all(isinstance(c, Callback) for c in callbacks):
+            raise TypeError(f"callbacks: expected a list of tinynet.callbacks.Callback, received {describe(callbacks)}")
+        data, val = self.prepare_data(x, y), None
+        if validation_data is not None:
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
+                raise TypeError("validation_data: expected a tuple (x_val, y_val), "
+                                f"received {describe(validation_data)}")
+            val = self.prepare_data(*validation_data, xname="validation_data[0]", yname="validation_data[1]")
+            if val[0].shape[1:] != data[0].shape[1:]:
+                raise ValueError(f"validation_data[0]: expected samples of shape {data[0].shape[1:]}, "
+                                 f"received shape {val[0].shape}")
+        elif split > 0:
+            data, val = split_validation(*data, split)
+            self._warn_if_class_sorted(data[1], val[1])
+        if not self.optimizer.built_for([self._flat_params] if self.built else None):
+            raise ValueError(f"optimizer: this {type(self.optimizer).__name__} already holds state (moments, step "
+                             "count) for another model's parameters; give each model its own optimizer instance")
+        return batch_size, epochs, verbose, CallbackList(callbacks, self), data, val
+
+    def _diverged(self, what: str, epoch: int, step: int):
         """Stop training: keep finite weights (restoring those before the last update if needed) and raise."""
         if not np.isfinite(self._flat_params).all():
-            self._flat_params[...] = previous
+            self._flat_params[...] = self._previous
         raise DivergenceError(
             f"fit: {what} at epoch {epoch + 1}, step {step + 1}; training stopped and the model keeps its last "
             "finite weights (model.history has the completed epochs). Lower the learning rate or check the data "
@@ -462,34 +474,29 @@ class Sequential:
                 f"validation_split holds out the last {len(y_val)} samples (as Keras does), and they contain only "
                 f"{n_val} of the {n_train} classes in the training part: the data looks sorted by class. "
                 "Shuffle it first or pass validation_data (see tinynet.datasets.train_test_split).",
-                UserWarning, stacklevel=3)
+                UserWarning, stacklevel=4)
 
-    def _evaluate_arrays(self, x, y, batch_size) -> dict[str, float]:
-        _, per_sample, _ = self._loss_functions()
-        total = 0.0
-        correct = [0] * len(self._metrics)
+    def _evaluate_prepared(self, x, targets, batch_size) -> dict[str, float]:
+        """Loss and metrics over prepared data, in batches, weighted by batch size (Keras's evaluate)."""
+        mean = EpochMean()
         with np.errstate(over="ignore", invalid="ignore"):      # overflow is reported by name instead
-            for start in range(0, x.shape[0], batch_size):
-                xb, yb = x[start:start + batch_size], y[start:start + batch_size]
-                out = self._forward(xb, False)
-                total += float(self.loss._reduce(per_sample(yb, out))) * xb.shape[0]
-                for k, (_, count) in enumerate(self._metrics):
-                    correct[k] += count(yb, out)
-            if not math.isfinite(total):
-                _check_outputs_finite(self._forward(x, False), x)
-        logs = {"loss": total / x.shape[0]}
-        for (key, _), c in zip(self._metrics, correct, strict=True):
-            logs[key] = c / x.shape[0]
-        return logs
+            for xb, tb in batches(x, targets, batch_size):
+                loss, out = self.compute_loss(xb, tb)
+                logs = {"loss": loss}
+                for key, count in self.metrics:
+                    logs[key] = count(tb, out) / xb.shape[0]
+                mean.add(logs, xb.shape[0])
+            if not math.isfinite(mean.totals["loss"]):
+                _check_outputs_finite(self.forward(x), x)
+        return mean.result()
 
     def evaluate(self, x, y, batch_size=None, verbose=0, return_dict=False):
         """Loss (and metrics) on ``(x, y)``: a float if there are no metrics, else ``[loss, *metrics]``."""
-        self._require_compiled("evaluate")
-        self._require_built("evaluate")
+        self.require_compiled("evaluate")
+        self.require_built("evaluate")
         batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
         verbose = _verbosity(verbose)
-        x, y = self._xy(x, y)
-        logs = self._evaluate_arrays(x, y, batch_size)
+        logs = self._evaluate_prepared(*self.prepare_data(x, y), batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
         if return_dict:
@@ -499,105 +506,46 @@ class Sequential:
     def predict(self, x, batch_size=None, verbose=0) -> np.ndarray:
         """Outputs for ``x`` of shape (n, features...), computed in batches; shape (n, outputs).
 
-        ``batch_size=None`` runs up to 8192 samples per forward pass (Keras defaults to 32). Each sample's output
+        ``batch_size=None`` runs up to 8192 samples per forward pass (Keras defaults to 32): each sample's output
         does not depend on the batching beyond float rounding, and large batches are several times faster.
         """
-        self._require_built("predict")
+        self.require_built("predict")
         batch_size = _PREDICT_BATCH if batch_size is None else positive_int(batch_size, "batch_size")
         _verbosity(verbose)
-        source = x
-        # A first layer that is a plain Dense lets the forward pass prove x finite (see _proving_forward).
-        proving = bool(self.layers) and type(self.layers[0]).forward is Dense.forward
-        x = self._inputs(source, check_finite=not proving)
-        out = np.empty((x.shape[0],) + tuple(self.output_shape), dtype=self.dtype)
-        all_proven = True
+        x = self.prepare_inputs(x)
         with np.errstate(over="ignore", invalid="ignore"):      # overflow is reported below, by name
-            for start in range(0, x.shape[0], batch_size):
-                if proving:
-                    out[start:start + batch_size], proven = self._proving_forward(x[start:start + batch_size])
-                    all_proven &= proven
-                else:
-                    out[start:start + batch_size] = self._forward(x[start:start + batch_size], False)
-        if not all_proven:
-            self._inputs(source)        # the full input check: names x if NaN or inf came in with it
+            out = np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
         _check_outputs_finite(out, x)
         return out
 
-    def _proving_forward(self, x: np.ndarray) -> tuple[np.ndarray, bool]:
-        """The forward pass of a model whose first layer is a Dense, and whether it proves ``x`` finite.
-
-        NaN or inf anywhere in a row of ``x`` makes every entry of that row of ``x @ kernel`` NaN or inf
-        (``inf * 0`` is NaN). So a finite pre-activation proves the input finite, and ``predict`` checks the
-        (n, units) product instead of scanning the (n, features) input, the largest array it reads (for the seed
-        model: 25 instead of 400 values per sample). A non-finite pre-activation proves nothing either way (it
-        may be overflow), and ``predict`` then scans the input.
-        """
-        first = self.layers[0]
-        z = first.pre_activation(x)
-        proven = bool(np.isfinite(z).all())
-        x = z if first.activation is None else first.activation.forward(z, False)
-        for layer in self.layers[1:]:
-            x = layer.forward(x, False)
-        return x, proven
-
     def __call__(self, x, training: bool = False) -> np.ndarray:
         """Forward pass on all of ``x`` at once."""
-        self._require_built("__call__")
-        return self._forward(self._inputs(x), training)
+        self.require_built("__call__")
+        return self.forward(self.prepare_inputs(x), training)
 
-    # -- weights on disk -------------------------------------------------------------------------------------
-    def _weight_names(self) -> list[str]:
-        """Names of the parameters in ``get_weights`` order, unique within the model."""
-        return [f"{i:03d}/{layer.name}/{pname}" for i, (layer, pname) in enumerate(
-            (layer, pname) for layer in self.layers for pname in layer.param_names)]
+    # -- configuration and files (the formats are in saving.py) ----------------------------------------------
+    def get_config(self) -> dict:
+        """Everything needed to rebuild this model (not its weights) as JSON-ready data."""
+        return saving.model_config(self)
 
     def save_weights(self, path) -> None:
         """Write all parameters to an ``.npz`` file, atomically (temporary file, then rename)."""
-        self._require_built("save_weights")
-        atomic_savez(path, dict(zip(self._weight_names(), self.weights, strict=True)))
+        self.require_built("save_weights")
+        saving.save_weights(self, path)
 
     def load_weights(self, path) -> None:
         """Read parameters written by ``save_weights``; checked in full, loaded all-or-nothing, never unpickled."""
-        self._require_built("load_weights")
-        names = self._weight_names()
-        arrays = read_npz(path)
-        if sorted(arrays) != sorted(names):
-            raise ValueError(f"path: {os.fspath(path)!r} holds weights {sorted(arrays)}; this model expects "
-                             f"{names}")
-        self.set_weights([arrays[name] for name in names])
-
-    def get_config(self) -> dict:
-        """Everything needed to rebuild this model (not its weights) as JSON-ready data."""
-        config = {
-            "format": "tinynet.Sequential", "version": 1, "name": self.name, "dtype": self.dtype.name,
-            "input_shape": list(self.input_shape) if self.built else None,
-            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],
-            "compile": None,
-        }
-        if self.compiled:
-            config["compile"] = {
-                "loss": {"class_name": type(self.loss).__name__, "config": self.loss.get_config()},
-                "optimizer": {"class_name": type(self.optimizer).__name__, "config": self.optimizer.get_config()},
-                "metrics": [key for key, _ in self._metrics],
-            }
-        return config
+        self.require_built("load_weights")
+        saving.load_weights(self, path)
 
     def save(self, path) -> None:
         """Save the whole training state to one ``.npz`` file, atomically and without pickle.
 
-        It holds the architecture (JSON), the weights, the optimizer's state (e.g. Adam's ``m``, ``v`` and step
-        count) and the state of the generator used for shuffling, so ``tinynet.load_model(path)`` continues
-        training exactly where this model stopped: 2 epochs + save + load + 2 epochs gives bit-identical weights
-        to 4 epochs straight.
+        It holds the architecture (JSON), the weights, the optimizer's state and the state of the generator used
+        for shuffling, so ``tinynet.load_model(path)`` continues training exactly where this model stopped.
         """
-        self._require_built("save")
-        config = self.get_config()
-        config["rng_state"] = _jsonable(self._rng.bit_generator.state)
-        arrays = {"config.json": np.array(json.dumps(config))}
-        arrays.update({"weights/" + k: w for k, w in zip(self._weight_names(), self.weights, strict=True)})
-        if self.compiled:
-            arrays.update({"optimizer/" + k: v for k, v in self.optimizer.get_state().items()})
-        atomic_savez(path, arrays)
+        self.require_built("save")
+        saving.save_model(self, path)
 
     # -- display ---------------------------------------------------------------------------------------------
     def summary(self, print_fn=print) -> None:
@@ -612,19 +560,17 @@ class Sequential:
             label = f"{layer.name} ({kind}{', ' + act if act and kind == 'Dense' else ''})"
             nparams = str(layer.count_params()) if layer.built else "?"
             rows.append((label, "?" if shape is None else str((None, *shape)), nparams))
-        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h)
-                  for i, h in enumerate(("Layer (type)", "Output Shape", "Param #"))]
+        header = ("Layer (type)", "Output Shape", "Param #")
+        widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
         line = "-" * (sum(widths) + 6)
         print_fn(f'Model: "{self.name}"')
         print_fn(line)
-        print_fn("  ".join(h.ljust(w) for h, w in zip(("Layer (type)", "Output Shape", "Param #"), widths,
-                                                      strict=True)))
+        print_fn("  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)))
         print_fn("=" * len(line))
         for r in rows:
             print_fn("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
         print_fn("=" * len(line))
-        total = self.count_params() if self.built else "?"
-        print_fn(f"Total params: {total}")
+        print_fn(f"Total params: {self.count_params() if self.built else '?'}")
         print_fn(line)
 
 
@@ -635,15 +581,6 @@ def _check_outputs_finite(out: np.ndarray, x: np.ndarray) -> None:
                          f"inf/NaN (largest |x| is {np.abs(x).max():.3g}). Scale the inputs.")
 
 
-def _jsonable(value):
-    """A bit generator's state as JSON data: arrays become ``{"array": [...], "dtype": ...}`` (see saving.py)."""
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, np.ndarray):
-        return {"array": value.tolist(), "dtype": value.dtype.str}
-    return value.item() if isinstance(value, np.generic) else value
-
-
 def _verbosity(verbose) -> int:
     if verbose == "auto":
         return 1
@@ -652,4 +589,4 @@ def _verbosity(verbose) -> int:
     return int(verbose)
 
 
-__all__ = ["Sequential", "DivergenceError"]
+__all__ = ["Sequential", "DivergenceError", "OutputHead", "Trace"]

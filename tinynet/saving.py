@@ -1,4 +1,8 @@
-"""``load_model``: rebuild a model saved with ``Sequential.save``, ready to continue training exactly."""
+"""Model files: the config round trip, ``save``/``load_model`` and weight files, all ``.npz`` without pickle.
+
+``Sequential.save``, ``save_weights``, ``load_weights`` and ``get_config`` call the functions here;
+``load_model`` rebuilds a model saved with ``Sequential.save``, ready to continue training exactly.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +14,7 @@ import numpy as np
 from . import layers as layers_mod
 from . import losses as losses_mod
 from . import optimizers as optimizers_mod
-from ._io import read_npz
-from .models import Sequential
+from ._io import atomic_savez, read_npz
 
 _LOSSES = {"SparseCategoricalCrossentropy": losses_mod.SparseCategoricalCrossentropy,
            "MeanSquaredError": losses_mod.MeanSquaredError}
@@ -19,8 +22,65 @@ _OPTIMIZERS = {"Adam": optimizers_mod.Adam, "SGD": optimizers_mod.SGD}
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
+def weight_file_names(model) -> list[str]:
+    """The entry names of a weights file, in ``get_weights`` order: ``"000/dense/kernel"``, ... (unique)."""
+    return [f"{i:03d}/{name}" for i, name in enumerate(model.weight_names)]
+
+
+def model_config(model) -> dict:
+    """Everything needed to rebuild ``model`` (not its weights) as JSON-ready data."""
+    config = {
+        "format": "tinynet.Sequential", "version": 1, "name": model.name, "dtype": model.dtype.name,
+        "input_shape": list(model.input_shape) if model.built else None,
+        "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in model.layers],
+        "compile": None,
+    }
+    if model.compiled:
+        config["compile"] = {
+            "loss": {"class_name": type(model.loss).__name__, "config": model.loss.get_config()},
+            "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
+            "metrics": [key for key, _ in model.metrics],
+        }
+    return config
+
+
+def save_weights(model, path) -> None:
+    """All parameters of a built ``model`` to an ``.npz`` file, atomically (temporary file, then rename)."""
+    atomic_savez(path, dict(zip(weight_file_names(model), model.weights, strict=True)))
+
+
+def load_weights(model, path) -> None:
+    """Parameters written by ``save_weights`` into ``model``: checked in full, all-or-nothing, never unpickled."""
+    names = weight_file_names(model)
+    arrays = read_npz(path)
+    if sorted(arrays) != sorted(names):
+        raise ValueError(f"path: {os.fspath(path)!r} holds weights {sorted(arrays)}; this model expects {names}")
+    model.set_weights([arrays[name] for name in names])
+
+
+def save_model(model, path) -> None:
+    """The whole training state of a built ``model`` in one ``.npz``: config (JSON), weights, optimizer state,
+    and the state of the generator that shuffles, so that ``load_model`` resumes bit for bit."""
+    config = model_config(model)
+    config["rng_state"] = _jsonable(model.rng.bit_generator.state)
+    arrays = {"config.json": np.array(json.dumps(config))}
+    arrays.update({"weights/" + k: w for k, w in zip(weight_file_names(model), model.weights, strict=True)})
+    if model.compiled:
+        arrays.update({"optimizer/" + k: v for k, v in model.optimizer.get_state().items()})
+    atomic_savez(path, arrays)
+
+
+def _jsonable(value):
+    """A bit generator's state as JSON data: arrays become ``{"array": [...], "dtype": ...}``."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, np.ndarray):
+        return {"array": value.tolist(), "dtype": value.dtype.str}
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _from_jsonable(value):
-    """Undo ``models._jsonable``: ``{"array": [...], "dtype": ...}`` back to arrays."""
+    """Undo ``_jsonable``."""
     if isinstance(value, dict):
         if set(value) == {"array", "dtype"}:
             return np.asarray(value["array"], dtype=np.dtype(value["dtype"]))
@@ -28,12 +88,14 @@ def _from_jsonable(value):
     return value
 
 
-def load_model(path) -> Sequential:
+def load_model(path):
     """Read a file written by ``model.save(path)``: architecture, weights, optimizer state and shuffling state.
 
     The file is read with ``allow_pickle=False``. Anything missing, malformed or inconsistent raises a
     ``ValueError`` naming the file; nothing is half-loaded.
     """
+    from .models import Sequential  # models calls this module to save; it is imported when first loaded
+
     where = f"path: {os.fspath(path)!r}"
     arrays = read_npz(path)
     if "config.json" not in arrays:
@@ -47,7 +109,7 @@ def load_model(path) -> Sequential:
         model = Sequential(layers, dtype=config["dtype"], name=config["name"])
         if config["input_shape"] is not None and not model.built:
             model.build(tuple(config["input_shape"]))
-        names = model._weight_names()
+        names = weight_file_names(model)
         weights = [arrays["weights/" + name] for name in names]
         extra = {k for k in arrays if k.startswith("weights/")} - {"weights/" + n for n in names}
         if extra:
@@ -59,16 +121,17 @@ def load_model(path) -> Sequential:
             optimizer = _OPTIMIZERS[compiled["optimizer"]["class_name"]](**compiled["optimizer"]["config"])
             model.compile(optimizer=optimizer, loss=loss, metrics=compiled["metrics"])
             state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
-            optimizer.set_state(state, [model._flat_params])
+            optimizer.set_state(state, [model.flat_weights])
         rng_state = config.get("rng_state")
         if rng_state is not None:
             if rng_state["bit_generator"] not in _BIT_GENERATORS:
                 raise ValueError(f"unknown bit generator {rng_state['bit_generator']!r}")
-            model._rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
-            model._rng.bit_generator.state = _from_jsonable(rng_state)
+            rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
+            rng.bit_generator.state = _from_jsonable(rng_state)
+            model.rng = rng
     except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{where} is not a valid tinynet model file ({type(exc).__name__}: {exc})") from exc
     return model
 
 
-__all__ = ["load_model"]
+__all__ = ["load_model", "model_config", "save_model", "save_weights", "load_weights", "weight_file_names"]
