@@ -289,3 +289,39 @@ def test_relative_links_resolve(doc):
             continue
         path = (DOCS / target.split("#", 1)[0]).resolve()
         assert path.exists(), f"{doc} links to {target}, which does not exist"
+
+
+QUOTE_BLOCK = re.compile(r"((?:^(?! {4})\S.*\n)+)\n((?:^(?: {4}.*)?\n)+)", flags=re.M)
+
+
+def quoted_code_after_links(text: str) -> list[tuple[list[str], list[str]]]:
+    """``(linked tinynet files, code lines)`` for every indented code block whose preceding paragraph links to a
+    tinynet source file: the blocks that quote the code. ``...`` lines mark an omission and are not quotes."""
+    quotes = []
+    for match in QUOTE_BLOCK.finditer(text):
+        paragraph, block = match.group(1), match.group(2)
+        targets = [t.split("#", 1)[0] for t in re.findall(r"\]\(([^)\s]*tinynet/[^)\s]+)\)", paragraph)]
+        lines = [line.strip() for line in block.splitlines() if line.strip() and line.strip() != "..."]
+        if targets and lines:
+            quotes.append((targets, lines))
+    return quotes
+
+
+def test_quoted_code_finder_sees_quotes_and_skips_the_rest():
+    sample = ("Text [`f`](../tinynet/layers.py):\n\n    a = 1\n    ...\n        b = 2\n\n"
+              "Plain text:\n\n    c = 3\n\nA [link](tutorial.md):\n\n    d = 4\n")
+    assert quoted_code_after_links(sample) == [(["../tinynet/layers.py"], ["a = 1", "b = 2"])]
+
+
+def test_every_quoted_code_line_stands_in_the_linked_file():
+    """A code line quoted right after a link to a tinynet file is a line of that file, verbatim (indentation
+    aside): the derivations cannot drift from the code they point at."""
+    quotes = quoted_code_after_links((DOCS / "backprop.md").read_text(encoding="utf-8"))
+    assert len(quotes) >= 8, "backprop.md should quote the code of each derivation after linking it"
+    missing = []
+    for targets, lines in quotes:
+        source_lines = set()
+        for target in targets:
+            source_lines |= {line.strip() for line in (DOCS / target).resolve().read_text().splitlines()}
+        missing += [f"{', '.join(targets)}: {line}" for line in lines if line not in source_lines]
+    assert missing == [], "quoted in backprop.md but not in the linked file:\n  " + "\n  ".join(missing)

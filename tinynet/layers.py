@@ -339,4 +339,4 @@ def from_config(class_name: str, config: dict) -> Layer:
 
 
 __all__ = ["Layer", "Dense", "Flatten", "Activation", "ReLU", "Sigmoid", "Tanh", "Softmax", "Linear",
-           "get_activation", "shape_tuple", "from_config"]
+           "get_activation"]
