@@ -219,6 +219,27 @@ def load_digits() -> tuple[np.ndarray, np.ndarray]:
 
 
 # -- splitting ---------------------------------------------------------------------------------------------
+def _stratified_test_rows(y, test_size, n_test, rng):
+    """Rows for the test part: ``floor(test_size * n_c)`` per class, the rest by largest fractional share."""
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min() < 2:
+        raise ValueError(f"y: class {classes[counts.argmin()]} has only {counts.min()} sample; a stratified "
+                         "split needs at least 2 per class (or pass stratify=False)")
+    share = test_size * counts
+    per_class = np.floor(share).astype(np.int64)
+    # Hand out the remaining test samples by largest fractional share (random among ties), never taking a
+    # class's last training sample.
+    room = per_class < counts - 1
+    frac = np.where(room, share - per_class, -1.0)
+    order = rng.permutation(len(classes))
+    order = order[np.argsort(-frac[order], kind="stable")]
+    for k in order[:max(0, n_test - int(per_class.sum()))]:
+        if room[k]:
+            per_class[k] += 1
+    return np.concatenate([rng.permutation(np.flatnonzero(y == c))[:m]
+                           for c, m in zip(classes, per_class, strict=True)])
+
+
 def train_test_split(X, y, test_size=0.2, stratify=True, seed=0):
     """Split samples into a training and a test part, by default keeping each class's share in both.
 
@@ -263,26 +284,7 @@ def train_test_split(X, y, test_size=0.2, stratify=True, seed=0):
         raise ValueError(f"test_size: {test_size} of {n} samples leaves {n - n_test} for training; expected "
                          "both parts to be non-empty")
 
-    if stratify:
-        classes, counts = np.unique(y, return_counts=True)
-        if counts.min() < 2:
-            raise ValueError(f"y: class {classes[counts.argmin()]} has only {counts.min()} sample; a stratified "
-                             "split needs at least 2 per class (or pass stratify=False)")
-        share = test_size * counts
-        per_class = np.floor(share).astype(np.int64)
-        # Hand out the remaining test samples by largest fractional share (random among ties), never taking a
-        # class's last training sample.
-        room = per_class < counts - 1
-        frac = np.where(room, share - per_class, -1.0)
-        order = rng.permutation(len(classes))
-        order = order[np.argsort(-frac[order], kind="stable")]
-        for k in order[:max(0, n_test - int(per_class.sum()))]:
-            if room[k]:
-                per_class[k] += 1
-        test_idx = np.concatenate([rng.permutation(np.flatnonzero(y == c))[:m]
-                                   for c, m in zip(classes, per_class, strict=True)])
-    else:
-        test_idx = rng.permutation(n)[:n_test]
+    test_idx = _stratified_test_rows(y, test_size, n_test, rng) if stratify else rng.permutation(n)[:n_test]
     is_test = np.zeros(n, dtype=bool)
     is_test[test_idx] = True
     train_idx = rng.permutation(np.flatnonzero(~is_test))

@@ -20,14 +20,16 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int,
             rng: np.random.Generator | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Consecutive slices of ``batch_size`` rows of ``(x, y)``, the last one smaller if need be (Keras's order).
 
-    With ``rng`` the data are first put in the order of a fresh permutation ``rng.permutation(n)`` (one draw per
-    call: per epoch), in one copy, so that each batch is a slice of consecutive memory.
+    With ``rng`` the rows are those of a fresh permutation ``rng.permutation(n)`` (one draw per call: per epoch).
     """
-    if rng is not None:
-        order = rng.permutation(x.shape[0])
-        x, y = x[order], y[order]
-    for start in range(0, x.shape[0], batch_size):
-        yield x[start:start + batch_size], y[start:start + batch_size]
+    n = x.shape[0]
+    order = None if rng is None else rng.permutation(n)
+    for start in range(0, n, batch_size):
+        if order is None:
+            yield x[start:start + batch_size], y[start:start + batch_size]
+        else:
+            rows = order[start:start + batch_size]
+            yield x[rows], y[rows]
 
 
 class EpochMean:
