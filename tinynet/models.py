@@ -369,6 +369,7 @@ class Sequential:
 
         No weights change; use it to check backprop from outside (see :mod:`tinynet.gradcheck`).
         """
+        self.require_compiled("loss_and_gradients")
         x, targets = self.prepare_data(x, y)
         self.build(x.shape[1:])
         loss, _ = self.compute_gradients(x, targets)
