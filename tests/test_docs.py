@@ -13,6 +13,7 @@ import re
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -294,34 +295,54 @@ def test_relative_links_resolve(doc):
 QUOTE_BLOCK = re.compile(r"((?:^(?! {4})\S.*\n)+)\n((?:^(?: {4}.*)?\n)+)", flags=re.M)
 
 
-def quoted_code_after_links(text: str) -> list[tuple[list[str], list[str]]]:
-    """``(linked tinynet files, code lines)`` for every indented code block whose preceding paragraph links to a
-    tinynet source file: the blocks that quote the code. ``...`` lines mark an omission and are not quotes."""
+def quoted_code_after_links(text: str) -> list[tuple[list[str], list[list[str]]]]:
+    """``(linked tinynet files, runs of code lines)`` for every indented code block whose preceding paragraph
+    links to a tinynet source file: the blocks that quote the code. A ``...`` line ends one run and starts the
+    next (an omission); each run keeps its lines' indentation relative to its first line."""
     quotes = []
     for match in QUOTE_BLOCK.finditer(text):
         paragraph, block = match.group(1), match.group(2)
         targets = [t.split("#", 1)[0] for t in re.findall(r"\]\(([^)\s]*tinynet/[^)\s]+)\)", paragraph)]
-        lines = [line.strip() for line in block.splitlines() if line.strip() and line.strip() != "..."]
-        if targets and lines:
-            quotes.append((targets, lines))
+        runs, run = [], []
+        for line in block.splitlines():
+            if line.strip() == "...":
+                runs, run = runs + [run], []
+            elif line.strip():
+                run.append(line)
+        runs = [textwrap.dedent("\n".join(r)).splitlines() for r in runs + [run] if r]
+        if targets and runs:
+            quotes.append((targets, runs))
     return quotes
 
 
+def stands_in(run: list[str], source: list[str]) -> bool:
+    """Whether ``run`` is a contiguous run of ``source``'s lines, shifted right by the same indentation."""
+    for start in range(len(source) - len(run) + 1):
+        first = source[start]
+        indent = first[:len(first) - len(first.lstrip())]
+        if all(source[start + k] == indent + line for k, line in enumerate(run)):
+            return True
+    return False
+
+
 def test_quoted_code_finder_sees_quotes_and_skips_the_rest():
-    sample = ("Text [`f`](../tinynet/layers.py):\n\n    a = 1\n    ...\n        b = 2\n\n"
+    sample = ("Text [`f`](../tinynet/layers.py):\n\n    if a:\n        a = 1\n    ...\n        b = 2\n\n"
               "Plain text:\n\n    c = 3\n\nA [link](tutorial.md):\n\n    d = 4\n")
-    assert quoted_code_after_links(sample) == [(["../tinynet/layers.py"], ["a = 1", "b = 2"])]
+    assert quoted_code_after_links(sample) == [(["../tinynet/layers.py"], [["if a:", "    a = 1"], ["b = 2"]])]
+    source = ["def f(a):", "    if a:", "        a = 1", "    b = 2"]
+    assert stands_in(["if a:", "    a = 1"], source) and stands_in(["b = 2"], source)
+    assert not stands_in(["if a:", "a = 1"], source)          # indentation is part of the quote
+    assert not stands_in(["b = 2", "if a:"], source)          # so is the order
 
 
 def test_every_quoted_code_line_stands_in_the_linked_file():
-    """A code line quoted right after a link to a tinynet file is a line of that file, verbatim (indentation
-    aside): the derivations cannot drift from the code they point at."""
+    """Code quoted right after a link to a tinynet file stands in that file verbatim: each run between ``...``
+    lines, in order and with its relative indentation. The derivations cannot drift from the code."""
     quotes = quoted_code_after_links((DOCS / "backprop.md").read_text(encoding="utf-8"))
     assert len(quotes) >= 8, "backprop.md should quote the code of each derivation after linking it"
     missing = []
-    for targets, lines in quotes:
-        source_lines = set()
-        for target in targets:
-            source_lines |= {line.strip() for line in (DOCS / target).resolve().read_text().splitlines()}
-        missing += [f"{', '.join(targets)}: {line}" for line in lines if line not in source_lines]
-    assert missing == [], "quoted in backprop.md but not in the linked file:\n  " + "\n  ".join(missing)
+    for targets, runs in quotes:
+        sources = [(DOCS / target).resolve().read_text(encoding="utf-8").splitlines() for target in targets]
+        missing += [f"{', '.join(targets)}:\n    " + "\n    ".join(run) for run in runs
+                    if not any(stands_in(run, source) for source in sources)]
+    assert missing == [], "quoted in backprop.md but not in the linked file, as written:\n  " + "\n  ".join(missing)

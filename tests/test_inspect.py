@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import math
 
 import numpy as np
@@ -32,10 +31,10 @@ def _model(dtype="float32", optimizer=None, seed=0):
 
 
 def _twin(model, seed=0):
-    """A separate model with the same weights and optimizer state (``copy.deepcopy`` of a Sequential does not
-    keep its layers' parameters as views of its flat buffer, so it cannot stand in for one)."""
-    twin = _model(dtype=model.dtype, optimizer=copy.deepcopy(model.optimizer), seed=seed)
+    """A separate model with the same weights and optimizer state (restored the way load_model restores it)."""
+    twin = _model(dtype=model.dtype, optimizer=type(model.optimizer)(model.optimizer.learning_rate), seed=seed)
     twin.set_weights(model.get_weights())
+    twin.optimizer.set_state(model.optimizer.get_state(), [twin.flat_weights])
     return twin
 
 

@@ -276,8 +276,9 @@ def test_evaluate_returns_loss_or_loss_and_metrics():
 def test_unbuilt_model_builds_on_first_fit_and_flatten_works():
     model = Sequential([Flatten(), Dense(4, activation="relu"), Dense(3)], seed=0)
     assert not model.built
-    model.compile(loss="sparse_categorical_crossentropy", optimizer="sgd")
-    model.loss = SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer="sgd")
+    with pytest.raises(AttributeError):
+        model.loss = SparseCategoricalCrossentropy()        # compile chooses the loss (and the output head)
     x = np.random.default_rng(0).random((12, 2, 3))
     model.fit(x, np.arange(12) % 3, epochs=1, verbose=0)
     assert model.built and model.get_weights()[0].shape == (6, 4)

@@ -187,3 +187,14 @@ def test_changing_the_learning_rate_between_steps_takes_effect():
     opt.apply(params, grad_steps[1])
     for ours, ref in zip(params, before, strict=True):
         np.testing.assert_array_equal(ours, ref)
+
+
+def test_gradients_as_lists_and_in_another_dtype_are_taken_in_the_parameters_dtype():
+    p, q = [np.array([1.0, -2.0], dtype=f32)], [np.array([1.0, -2.0], dtype=f32)]
+    Adam(0.1).apply(p, [[0.5, -0.25]])                      # a list, as apply_gradients may pass
+    Adam(0.1).apply(q, [np.array([0.5, -0.25], dtype=np.float64)])
+    r = [np.array([1.0, -2.0], dtype=f32)]
+    Adam(0.1).apply(r, [np.array([0.5, -0.25], dtype=f32)])
+    np.testing.assert_array_equal(p[0], r[0])
+    np.testing.assert_array_equal(q[0], r[0])
+    assert p[0].dtype == q[0].dtype == f32

@@ -140,8 +140,7 @@ def test_trace_records_each_layers_output_and_incoming_gradient():
     onehot = np.eye(C)[y]
     # The fused head starts backprop from dL/dz = (softmax(z) - onehot) / N at the softmax's input ...
     np.testing.assert_allclose(info.output_grads[names[2]], (probs - onehot) / N, rtol=1e-12, atol=1e-15)
-    # ... which is also what the Dense below it receives, and its kernel gradient is (its input).T @ that.
-    np.testing.assert_array_equal(info.output_grads[names[1]], info.output_grads[names[2]])
+    # ... and the Dense below it gets its kernel gradient from there: (its input).T @ dL/dz.
     np.testing.assert_allclose(info.param_grads[f"{names[1]}/kernel"],
                                info.activations[names[0]].T @ info.output_grads[names[1]], rtol=1e-12)
     assert logits.shape == probs.shape == (N, C)
@@ -159,11 +158,73 @@ def test_backward_without_a_training_forward_pass_says_so():
         layer.backward(np.ones((2, 3)))
 
 
-def test_predict_leaves_no_state_in_the_layers():
-    model, x, _, _ = _case("Softmax() layer + from_logits=False")
+def test_predict_leaves_no_state_in_the_layers_and_a_softmax_head_none_after_fit():
+    model, x, y, _ = _case("Softmax() layer + from_logits=False")
+    model.fit(x, y, epochs=1, batch_size=5, verbose=0)
+    assert model.layers[-1].cache == {}                   # the fused head never ran the softmax in training
     model.predict(x)
     assert all(layer.cache == {} for layer in model.layers)
     assert not any(hasattr(layer, "logits") for layer in model.layers)
+
+
+def test_fit_loss_and_gradients_gradcheck_and_inspect_all_call_compute_gradients(monkeypatch):
+    calls = []
+    original = Sequential.compute_gradients
+
+    def spy(self, x, targets, trace=None):
+        calls.append(x.shape[0])
+        return original(self, x, targets, trace)
+
+    monkeypatch.setattr(Sequential, "compute_gradients", spy)
+    model, x, y, _ = _case("Dense(softmax) + from_logits=False")
+    model.fit(x, y, epochs=2, batch_size=5, verbose=0)
+    assert calls == [5, 5, 2] * 2                          # one call per step, the last batch partial
+    for use in (lambda: model.loss_and_gradients(x, y), lambda: gradcheck.check_model(model, x, y),
+                lambda: inspect.inspect_batch(model, x, y)):
+        calls.clear()
+        use()
+        assert calls == [N]
+
+
+@pytest.mark.parametrize("name", ["linear + from_logits=True", "Dense(softmax) + from_logits=False"])
+def test_fit_is_train_step_over_batches_and_history_is_their_weighted_mean(name):
+    """float32, Adam, batch 5 of 12 (a partial last batch), shuffled: fit is exactly train_step on its batches."""
+    from tinynet.optimizers import Adam
+
+    layers, loss, _ = HEADS[name]
+    models = []
+    for _ in range(2):
+        model = Sequential(layers(), seed=3)
+        model.compile(loss=loss(), optimizer=Adam(0.01), metrics=["accuracy"])
+        models.append(model)
+    fitted, stepped = models
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((N, D)), rng.integers(0, C, N)
+    history = fitted.fit(x, y, batch_size=5, epochs=2, verbose=0)
+    xp, targets = stepped.prepare_data(x, y)
+    for epoch in range(2):
+        order = stepped.rng.permutation(N)                 # the same draws fit made from its generator
+        logs = [(stepped.train_step(xp[order[s:s + 5]], targets[order[s:s + 5]]), len(order[s:s + 5]))
+                for s in range(0, N, 5)]
+        for key in ("loss", "accuracy"):
+            expected = sum(entry[key] * n for entry, n in logs) / N
+            assert history.history[key][epoch] == pytest.approx(expected, rel=1e-12), (key, epoch)
+    for a, b in zip(fitted.get_weights(), stepped.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert fitted.flat_weights.dtype == np.float32
+
+
+def test_train_step_refuses_another_models_optimizer():
+    model, x, y, _ = _case("linear + from_logits=True")
+    other, *_ = _case("linear + from_logits=True", seed=1)
+    model.train_step(*model.prepare_data(x, y))
+    other.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer=model.optimizer)
+    before = other.get_weights()
+    with pytest.raises(ValueError, match="another model's parameters"):
+        other.train_step(*other.prepare_data(x, y))
+    assert model.optimizer.iterations == 1
+    for a, b in zip(before, other.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_train_step_refuses_a_batch_that_was_not_prepared():

@@ -35,13 +35,14 @@ _PREDICT_BATCH = 8192    # predict's default batch: whole arrays per layer call;
 class Trace:
     """What ``compute_gradients(..., trace=Trace())`` saw: each layer's output, and ``dL/d`` each output.
 
-    ``outputs[i]`` is layer ``i``'s output; ``output_grads[i]`` is the gradient its backward pass received. For an
-    output head whose loss reads the last activation's input (see :class:`OutputHead`), ``output_grads[-1]`` is
-    ``dL/dz``, with respect to that input.
+    ``outputs[i]`` is layer ``i``'s output; ``output_grads[i]`` is the gradient its backward pass received.
+    ``loss_input`` is what the loss read: the outputs, or for an output head whose loss reads the last
+    activation's input (see :class:`OutputHead`) that input ``z``; ``output_grads[-1]`` is ``dL/d loss_input``.
     """
 
     outputs: list[np.ndarray] = field(default_factory=list)
     output_grads: list[np.ndarray] = field(default_factory=list)
+    loss_input: np.ndarray | None = None
 
 
 class OutputHead:
@@ -54,8 +55,8 @@ class OutputHead:
     softmax Jacobian.
     """
 
-    def __init__(self, layer: Layer, loss: losses_mod.Loss):
-        fused = loss.from_logits_form(getattr(layer, "activation_name", None))
+    def __init__(self, layer: Layer, loss: losses_mod.Loss | None):
+        fused = None if loss is None else loss.from_logits_form(getattr(layer, "activation_name", None))
         self.layer, self.fused = layer, fused is not None
         self.loss = fused if self.fused else loss
 
@@ -128,7 +129,7 @@ class Sequential:
             _check_new_layer(layer, layers[:i], f"layers[{i}]")
         self.layers: list[Layer] = []
         self.built = self.compiled = False
-        self.loss = self.optimizer = self.head = None
+        self._loss = self.optimizer = self.head = None
         self.metrics: list[tuple[str, object]] = []
         self.history: History | None = None
         self.stop_training = False
@@ -149,8 +150,7 @@ class Sequential:
             k += 1
             layer.name = f"{base}_{k}"
         self.layers.append(layer)
-        if self.compiled:
-            self.head = OutputHead(layer, self.loss)
+        self.head = OutputHead(layer, self._loss)       # the last layer meets the loss (see OutputHead)
 
     def compute_output_shape(self, input_shape) -> tuple[int, ...]:
         """The output shape for samples of ``input_shape``, checking that every layer accepts its input.
@@ -195,6 +195,11 @@ class Sequential:
         self.built = True
 
     @property
+    def loss(self) -> losses_mod.Loss | None:
+        """The compiled loss (set by ``compile``, which also chooses the output head from it)."""
+        return self._loss
+
+    @property
     def weights(self) -> list[np.ndarray]:
         """The live parameter arrays (views), in ``get_weights`` order."""
         return [p for layer in self.layers for p in layer.params]
@@ -229,6 +234,7 @@ class Sequential:
             checked.append(arr)
         for p, arr in zip(current, checked, strict=True):
             p[...] = arr
+        self._previous[...] = self._flat_params          # no step has been taken from these weights
 
     # -- training configuration ----------------------------------------------------------------------------
     def compile(self, optimizer="adam", loss=None, metrics=None) -> None:
@@ -249,7 +255,7 @@ class Sequential:
         if resolved and not isinstance(loss_obj, losses_mod.SparseCategoricalCrossentropy):
             raise ValueError("metrics: accuracy needs a classification loss (SparseCategoricalCrossentropy), "
                              f"received loss {type(loss_obj).__name__}")
-        self.loss, self.optimizer, self.metrics = loss_obj, opt, resolved
+        self._loss, self.optimizer, self.metrics = loss_obj, opt, resolved
         self.head = OutputHead(self.layers[-1], loss_obj) if self.layers else None
         self.compiled = True
 
@@ -309,9 +315,7 @@ class Sequential:
     # -- the passes ------------------------------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Every layer's forward pass on a prepared ``x``: the model's outputs."""
-        for layer in self.layers:
-            x = layer.forward(x, training)
-        return x
+        return self._forward_to_head(x, training)[1]
 
     def _forward_to_head(self, x, training, trace=None) -> tuple[np.ndarray, np.ndarray]:
         """``(what the loss reads, outputs)``: the layers below the head, then the head (see OutputHead)."""
@@ -339,6 +343,8 @@ class Sequential:
         self._check_batch(x, targets)
         loss_input, out = self._forward_to_head(x, True, trace)
         loss, grad = self.head.loss.compute(targets, loss_input)
+        if trace is not None:
+            trace.loss_input = loss_input
         below = self.layers[:-1]
         grads_seen = [grad]
         grad = self.head.backward(grad, need_input_grad=bool(below))
@@ -354,15 +360,25 @@ class Sequential:
 
         Raises ``DivergenceError`` (before updating) if the loss is not finite.
         """
+        self._check_optimizer()
         loss, out = self.compute_gradients(x, targets)
         if not math.isfinite(loss):
             raise DivergenceError(f"the loss became {loss}")
         self._previous[...] = self._flat_params
         self.optimizer.update([self._flat_params], [self._flat_grads])
+        return self._batch_logs(loss, targets, out)
+
+    def _batch_logs(self, loss: float, targets, out) -> dict[str, float]:
+        """``{"loss": loss, <metric>: its value on the batch, ...}``."""
         logs = {"loss": loss}
         for key, count in self.metrics:
-            logs[key] = count(targets, out) / x.shape[0]
+            logs[key] = count(targets, out) / out.shape[0]
         return logs
+
+    def _check_optimizer(self) -> None:
+        if not self.optimizer.built_for([self._flat_params] if self.built else None):
+            raise ValueError(f"optimizer: this {type(self.optimizer).__name__} already holds state (moments, step "
+                             "count) for another model's parameters; give each model its own optimizer instance")
 
     def loss_and_gradients(self, x, y) -> tuple[float, list[np.ndarray]]:
         """The loss on ``(x, y)`` and its gradient for every parameter (copies, in ``get_weights`` order).
@@ -452,9 +468,7 @@ class Sequential:
         elif split > 0:
             data, val = split_validation(*data, split)
             self._warn_if_class_sorted(data[1], val[1])
-        if not self.optimizer.built_for([self._flat_params] if self.built else None):
-            raise ValueError(f"optimizer: this {type(self.optimizer).__name__} already holds state (moments, step "
-                             "count) for another model's parameters; give each model its own optimizer instance")
+        self._check_optimizer()
         return batch_size, epochs, verbose, CallbackList(callbacks, self), data, val
 
     def _diverged(self, what: str, epoch: int, step: int):
@@ -483,10 +497,7 @@ class Sequential:
         with np.errstate(over="ignore", invalid="ignore"):      # overflow is reported by name instead
             for xb, tb in batches(x, targets, batch_size):
                 loss, out = self.compute_loss(xb, tb)
-                logs = {"loss": loss}
-                for key, count in self.metrics:
-                    logs[key] = count(tb, out) / xb.shape[0]
-                mean.add(logs, xb.shape[0])
+                mean.add(self._batch_logs(loss, tb, out), xb.shape[0])
             if not math.isfinite(mean.totals["loss"]):
                 _check_outputs_finite(self.forward(x), x)
         return mean.result()
@@ -514,8 +525,10 @@ class Sequential:
         batch_size = _PREDICT_BATCH if batch_size is None else positive_int(batch_size, "batch_size")
         _verbosity(verbose)
         x = self.prepare_inputs(x)
+        out = np.empty((x.shape[0], *self.output_shape), dtype=self.dtype)
         with np.errstate(over="ignore", invalid="ignore"):      # overflow is reported below, by name
-            out = np.concatenate([self.forward(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)])
+            for start in range(0, x.shape[0], batch_size):
+                out[start:start + batch_size] = self.forward(x[start:start + batch_size])
         _check_outputs_finite(out, x)
         return out
 

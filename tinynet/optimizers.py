@@ -6,8 +6,10 @@ call, so an optimizer serves one model. A ``Sequential`` passes its whole model 
 parameters are views into it); since every update is elementwise, that is the same as updating each tensor alone.
 
 Each ``update_step`` is Keras 3's formula, operation for operation, in the parameters' dtype, so float32 updates
-are bit-identical to ``keras.optimizers``. NumPy 2 casts a Python float to the array's dtype when the two meet
+are bit-identical to ``keras.optimizers``: NumPy 2 casts a Python float to the array's dtype when the two meet
 (NEP 50), so ``(g - m) * (1 - self.beta_1)`` forms ``1 - beta_1`` in double and then casts it, as Keras does.
+float64 parameters are updated in float64 throughout; Keras rounds some constants through float32 there, so
+float64 updates agree with Keras's to float32 rounding of the hyperparameters, not bit for bit.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class Optimizer:
         self.iterations = 0
         self._state: dict[str, list[np.ndarray]] | None = None
         self._shapes: list[tuple[int, ...]] = []
-        self._owner: list[int] = []
+        self._owner: list[tuple] = []
 
     def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Update every ``params[i]`` in place using ``grads[i]``; then ``iterations += 1``."""
@@ -45,6 +47,7 @@ class Optimizer:
         if self._state is None:
             self.build(params)
         for i, (var, g) in enumerate(zip(params, grads, strict=True)):
+            g = np.asarray(g, dtype=var.dtype)            # as Keras: the gradient in the variable's dtype
             slots = [self._state[slot][i] for slot in self.slot_names]
             for block in cache_blocks(var):
                 self.update_step(g[block], var[block], *(s[block] for s in slots))
@@ -69,7 +72,9 @@ class Optimizer:
         """
         if self._state is None:
             return True
-        return params is not None and [_address(p) for p in params] == self._owner
+        if params is None or len(params) != len(self._owner):
+            return False
+        return all(a[0] is b[0] and a[1:] == b[1:] for a, b in zip(map(_address, params), self._owner, strict=True))
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Optimizer state as named arrays (``iterations`` and each slot per position), e.g. for saving."""
@@ -136,9 +141,11 @@ def cache_blocks(array: np.ndarray) -> list:
     return [slice(lo, lo + BLOCK) for lo in range(0, array.size, BLOCK)]
 
 
-def _address(array: np.ndarray) -> tuple[int, tuple[int, ...]]:
-    """Where an array's data starts, and its shape: the same for an array and a full view of it."""
-    return array.__array_interface__["data"][0], array.shape
+def _address(array: np.ndarray) -> tuple:
+    """The array that owns ``array``'s memory, where its data starts, its shape and strides: the same for an array
+    and a full view of it (such as a model's read-only ``flat_weights``)."""
+    owner = array if array.base is None else array.base
+    return owner, array.__array_interface__["data"][0], array.shape, array.strides
 
 
 class SGD(Optimizer):
@@ -184,7 +191,7 @@ class Adam(Optimizer):
         self.slot_names = ("m", "v", "v_hat") if amsgrad else ("m", "v")
 
     def update_step(self, g, var, m, v, v_hat=None):
-        dtype = var.dtype.type                            # Keras casts lr and the betas, then takes powers
+        dtype = var.dtype.type                            # lr and the betas in the dtype, then their powers
         t = dtype(self.iterations + 1)
         lr, beta_1, beta_2 = dtype(self.learning_rate), dtype(self.beta_1), dtype(self.beta_2)
         alpha = lr * np.sqrt(1 - beta_2 ** t) / (1 - beta_1 ** t)
