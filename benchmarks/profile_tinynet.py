@@ -125,47 +125,6 @@ def ops(number):
             for name, fn in cases.items()}
 
 
-def ablations(repeats):
-    """Each speed choice beyond the plain formulas, on and off, alternated: seconds per run (median).
-
-    ``cache_blocks``: the optimizer's formula on 65,536-element slices of the flat buffer (wide job, 40 steps).
-    """
-    import tinynet.optimizers
-    from tinynet import Sequential
-    from tinynet.layers import Dense
-    from tinynet.losses import SparseCategoricalCrossentropy
-
-    rng = np.random.default_rng(0)
-    xw = rng.random((128 * 40, 784), dtype=np.float32)
-    yw = rng.integers(0, 10, xw.shape[0])
-
-    def wide():
-        model = Sequential([Dense(512, activation="relu", input_shape=(784,)), Dense(512, activation="relu"),
-                            Dense(10)], seed=0)
-        model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
-        model.fit(xw[:256], yw[:256], batch_size=128, verbose=0)
-        t0 = time.perf_counter()
-        model.fit(xw, yw, batch_size=128, verbose=0, shuffle=False)
-        return (time.perf_counter() - t0) / 40 * 1e3
-
-    cases = {
-        "cache_blocks (wide job, ms/step)": (wide, tinynet.optimizers, "cache_blocks", lambda array: [...]),
-    }
-    out = {}
-    for name, (run, module, attr, off) in cases.items():
-        on_fn, times = getattr(module, attr), {"on": [], "off": []}
-        for _ in range(repeats):
-            for state in ("on", "off"):
-                setattr(module, attr, on_fn if state == "on" else off)
-                try:
-                    times[state].append(run())
-                finally:
-                    setattr(module, attr, on_fn)
-        on, off_t = statistics.median(times["on"]), statistics.median(times["off"])
-        out[name] = {"on": on, "off": off_t, "gain": 1 - on / off_t}
-    return out
-
-
 def profile_fit(X, y, epochs, top=15):
     model = new_model()
     prof = cProfile.Profile()
@@ -220,8 +179,7 @@ def main(argv=None) -> int:
               "instrumented": instrumented(X, y, epochs), "ops_us": ops(number),
               "cprofile": profile_fit(X, y, max(1, epochs // 2)),
               "threads_fit_seconds": threads(X, y, epochs * 4 if not args.quick else 1, reps),
-              "threads_epochs": epochs * 4 if not args.quick else 1,
-              "ablations": ablations(1 if args.quick else 5)}
+              "threads_epochs": epochs * 4 if not args.quick else 1}
     if args.json:
         print(json.dumps(result))
         return 0
@@ -240,9 +198,6 @@ def main(argv=None) -> int:
     for r in result["cprofile"]["top"]:
         print(f"  {r['own_us_per_step']:7.1f} own {r['cumulative_us_per_step']:7.1f} cum "
               f"{r['calls_per_step']:5.1f}/step  {r['function']}")
-    print("\nspeed choices on / off (median):")
-    for k, v in result["ablations"].items():
-        print(f"  {k:45s} on {v['on']:8.2f}  off {v['off']:8.2f}  gain {v['gain']:.0%}")
     print(f"\nBLAS threads, fit seconds ({result['threads_epochs']} epochs):")
     for k, v in result["threads_fit_seconds"].items():
         print(f"  {k:10s} " + "  ".join(f"{t}: {s:.3f}s" for t, s in v.items()))

@@ -300,17 +300,7 @@ def write_markdown(doc: dict, path: str, charts: list[str]) -> None:
                       "epochs, median:", "", "| system | 1 thread | 2 threads |", "|---|---|---|"]
         lines += [f"| {LABEL[k]} | {v['1_thread']:.3f} | {v['2_thread']:.3f} |" for k, v in th.items()]
         lines.append("")
-        abl = prof.get("ablations")
-        if abl:
-            lines += ["### Speed choices beyond the plain formulas, on and off", "",
-                      "Each kept only if it saves at least 10% of a benchmarked job; median of alternated runs.",
-                      "", "| choice | on | off | saved |", "|---|---|---|---|"]
-            lines += [f"| {k} | {v['on']:.2f} | {v['off']:.2f} | {v['gain']:.0%} |" for k, v in abl.items()]
-            lines += ["", "`cache_blocks` (`tinynet/optimizers.py`): `Optimizer.update` runs the plain `update_step` "
-                      "formula on consecutive 65,536-element slices of a flat buffer of more than 262,144 values. "
-                      "Each NumPy operation of the formula makes a temporary; over a buffer larger than the CPU "
-                      "cache those are fresh, uncached allocations, on blocks they stay in cache and are reused. "
-                      "The update is elementwise, so the numbers are the same.", ""]
+
 
     lines += ["## Method notes", "",
               "- Every system trains in float32 on the same arrays; all use Adam(lr 1e-3, beta 0.9/0.999, "
@@ -338,8 +328,7 @@ def write_markdown(doc: dict, path: str, charts: list[str]) -> None:
               "- Speed in tinynet comes from its design: one flat parameter and one flat gradient buffer "
               "(an optimizer step is one update of the whole model), row-major inputs (copied once per "
               "call), the fused log-sum-exp cross-entropy, and `predict` running up to 8192 rows per "
-              "layer call. The formulas themselves are written plainly; the one speed choice beyond them is "
-              "listed below with its measured gain.",
+              "layer call. The formulas themselves are written plainly, with no speed trick beside them.",
               "- Peak RSS is the whole worker process, so it includes each library's import footprint.",
               "- Threads on a shared machine: with 2 threads per library (default) and the other core busy, "
               "OpenMP/BLAS parallel regions stall on the descheduled thread (one PyTorch seed fit took 261 s "

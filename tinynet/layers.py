@@ -296,9 +296,9 @@ class Dense(Layer):
     def backward_pre_activation(self, grad, need_input_grad=True):
         """Backward from ``grad = dL/dz``; fills ``grads`` and returns ``dL/dx`` (or None)."""
         x = self.cached("x")
-        self.grads[0][...] = x.T @ grad                  # dW = x.T @ g    (in, N) @ (N, units) -> (in, units)
+        np.matmul(x.T, grad, out=self.grads[0])          # dW = x.T @ g    (in, N) @ (N, units) -> (in, units)
         if self.use_bias:
-            self.grads[1][...] = grad.sum(axis=0)        # db = g.sum(axis=0)                       -> (units,)
+            grad.sum(axis=0, out=self.grads[1])          # db = g.sum(axis=0)                       -> (units,)
         if need_input_grad:
             return grad @ self.kernel.T                  # dx = g @ W.T    (N, units) @ (units, in) -> (N, in)
         return None

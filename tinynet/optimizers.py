@@ -30,7 +30,7 @@ class Optimizer:
         self.iterations = 0
         self._state: dict[str, list[np.ndarray]] | None = None
         self._shapes: list[tuple[int, ...]] = []
-        self._owner: list[tuple] = []
+        self._owner: list[np.ndarray] = []
 
     def apply(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
         """Update every ``params[i]`` in place using ``grads[i]``; then ``iterations += 1``."""
@@ -48,9 +48,7 @@ class Optimizer:
             self.build(params)
         for i, (var, g) in enumerate(zip(params, grads, strict=True)):
             g = np.asarray(g, dtype=var.dtype)            # as Keras: the gradient in the variable's dtype
-            slots = [self._state[slot][i] for slot in self.slot_names]
-            for block in cache_blocks(var):
-                self.update_step(g[block], var[block], *(s[block] for s in slots))
+            self.update_step(g, var, *(self._state[slot][i] for slot in self.slot_names))
         self.iterations += 1
 
     def update_step(self, g: np.ndarray, var: np.ndarray, *slots: np.ndarray) -> None:
@@ -62,7 +60,7 @@ class Optimizer:
         """Create zeroed state for each position of ``params``."""
         self._state = {slot: [np.zeros_like(p) for p in params] for slot in self.slot_names}
         self._shapes = [p.shape for p in params]
-        self._owner = [_address(p) for p in params]
+        self._owner = list(params)
 
     def built_for(self, params) -> bool:
         """Whether this optimizer may update ``params`` (arrays, or None for a model not yet built).
@@ -74,7 +72,7 @@ class Optimizer:
             return True
         if params is None or len(params) != len(self._owner):
             return False
-        return all(a[0] is b[0] and a[1:] == b[1:] for a, b in zip(map(_address, params), self._owner, strict=True))
+        return all(a is b or _same_memory(a, b) for a, b in zip(params, self._owner, strict=True))
 
     def get_state(self) -> dict[str, np.ndarray]:
         """Optimizer state as named arrays (``iterations`` and each slot per position), e.g. for saving."""
@@ -125,27 +123,12 @@ class Optimizer:
         return {"learning_rate": self.learning_rate}
 
 
-BLOCK = 1 << 16      # elements per block of a long flat buffer's update (256 KiB of float32 per array)
-
-
-def cache_blocks(array: np.ndarray) -> list:
-    """Index blocks an elementwise update of ``array`` runs on: all of it, or for a long 1-D buffer (a model's flat
-    weights) consecutive slices of ``BLOCK`` elements.
-
-    Why: ``update_step`` is written as its formula, and each operation makes a temporary array; over a buffer much
-    larger than the CPU cache each of those would be a fresh, uncached allocation. On blocks the same formula
-    (elementwise, so the same numbers) works in cache on temporaries that are reused. Gain: docs/benchmarks.md.
-    """
-    if array.ndim != 1 or array.size <= 4 * BLOCK:
-        return [...]
-    return [slice(lo, lo + BLOCK) for lo in range(0, array.size, BLOCK)]
-
-
-def _address(array: np.ndarray) -> tuple:
-    """The array that owns ``array``'s memory, where its data starts, its shape and strides: the same for an array
-    and a full view of it (such as a model's read-only ``flat_weights``)."""
-    owner = array if array.base is None else array.base
-    return owner, array.__array_interface__["data"][0], array.shape, array.strides
+def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are the same elements of the same memory (an array and a full view of it, such as a
+    model's read-only ``flat_weights``)."""
+    owner_a, owner_b = (x if x.base is None else x.base for x in (a, b))
+    return (owner_a is owner_b and a.shape == b.shape and a.strides == b.strides
+            and a.__array_interface__["data"][0] == b.__array_interface__["data"][0])
 
 
 class SGD(Optimizer):

@@ -29,7 +29,7 @@ def batches(x: np.ndarray, y: np.ndarray, batch_size: int,
             yield x[start:start + batch_size], y[start:start + batch_size]
         else:
             rows = order[start:start + batch_size]
-            yield x[rows], y[rows]
+            yield x.take(rows, axis=0), y.take(rows, axis=0)
 
 
 class EpochMean:
