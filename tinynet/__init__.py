@@ -6,11 +6,28 @@
     from tinynet.optimizers import Adam
 """
 
-from . import callbacks, datasets, gradcheck, initializers, inspect, layers, losses, metrics, optimizers
+from . import (
+               activations,
+               backend,
+               callbacks,
+               config,
+               datasets,
+               gradcheck,
+               initializers,
+               inspect,
+               layers,
+               losses,
+               metrics,
+               models,
+               optimizers,
+               utils,
+)
 from .callbacks import History
+from .layers import Input
 from .models import DivergenceError, Sequential
 from .saving import load_model
 
 __version__ = "0.1.0"
-__all__ = ["Sequential", "load_model", "History", "DivergenceError", "layers", "losses", "optimizers",
-           "initializers", "metrics", "callbacks", "gradcheck", "inspect", "datasets"]
+__all__ = ["Sequential", "Input", "load_model", "History", "DivergenceError", "layers", "losses", "optimizers",
+           "initializers", "metrics", "callbacks", "gradcheck", "inspect", "datasets", "activations", "backend",
+           "config", "utils", "models"]

@@ -91,6 +91,22 @@ def float_array(value, name: str, *, dtype, ndim: int | None = None, allow_empty
     return arr
 
 
+def checked_weights(weights, current: list, name: str = "weights") -> list:
+    """``weights`` as finite arrays of the dtypes and shapes of the arrays ``current``, checked in full (so that a
+    caller can write them all or none)."""
+    if not isinstance(weights, (list, tuple)):
+        raise TypeError(f"{name}: expected a list of {len(current)} arrays, received {describe(weights)}")
+    if len(weights) != len(current):
+        raise ValueError(f"{name}: expected {len(current)} arrays, received {len(weights)}")
+    checked = []
+    for i, (w, p) in enumerate(zip(weights, current, strict=True)):
+        arr = float_array(w, f"{name}[{i}]", dtype=p.dtype, allow_empty=True)
+        if arr.shape != p.shape:
+            raise ValueError(f"{name}[{i}]: expected shape {p.shape}, received {arr.shape}")
+        checked.append(arr)
+    return checked
+
+
 def class_labels(value, name: str, *, n: int | None = None, num_classes: int | None = None) -> np.ndarray:
     """Return sparse integer labels of shape (n,) from an array of shape (n,) or (n, 1).
 

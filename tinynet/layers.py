@@ -12,11 +12,12 @@ Shapes: ``(batch, features)`` for ``Dense`` and the activations; ``Flatten`` tur
 from __future__ import annotations
 
 import re
+from functools import partial
 
 import numpy as np
 
-from . import activations, initializers
-from ._validation import describe, float_dtype, positive_int
+from . import activations, backend, initializers
+from ._validation import checked_weights, describe, float_dtype, positive_int, real_number
 
 
 def _snake_case(name: str) -> str:
@@ -51,6 +52,7 @@ class Layer:
         self.param_names: list[str] = []
         self.output_shape: tuple[int, ...] | None = None
         self.cache: dict[str, np.ndarray] = {}
+        self.rng = backend.new_generator()              # for a layer built on its own (a model passes its own)
 
     # -- construction -------------------------------------------------------------------------------------
     def param_specs(self, input_shape: tuple[int, ...]) -> list[tuple[str, tuple[int, ...], object]]:
@@ -68,7 +70,7 @@ class Layer:
         """
         input_shape = shape_tuple(input_shape, "input_shape")
         dtype = float_dtype(dtype)
-        rng = np.random.default_rng() if rng is None else rng
+        rng = self.rng if rng is None else rng
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng: expected a numpy.random.Generator, received {describe(rng)}")
         specs = self.param_specs(input_shape)
@@ -88,6 +90,29 @@ class Layer:
 
     def count_params(self) -> int:
         return sum(p.size for p in self.params)
+
+    # -- weights, as Keras names them ------------------------------------------------------------------------
+    @property
+    def weights(self) -> list[np.ndarray]:
+        """The live parameter arrays (views into the model's buffer once in a model), ``get_weights`` order."""
+        return list(self.params)
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        return list(self.params)
+
+    @property
+    def non_trainable_weights(self) -> list[np.ndarray]:
+        return []
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the parameters: ``[kernel, bias]`` for a Dense, ``[]`` before the layer is built."""
+        return [p.copy() for p in self.params]
+
+    def set_weights(self, weights) -> None:
+        """Replace the parameters (count, shapes and finiteness checked in full before anything is written)."""
+        for p, arr in zip(self.params, checked_weights(weights, self.params), strict=True):
+            p[...] = arr
 
     def get_config(self) -> dict:
         config = {"name": self.name}
@@ -112,7 +137,7 @@ class Layer:
     def __call__(self, x, training: bool = False) -> np.ndarray:
         x = np.asarray(x)
         if not self.built:
-            self.build(x.shape[1:], dtype=x.dtype if x.dtype == np.float64 else np.float32)
+            self.build(x.shape[1:], dtype=x.dtype if x.dtype.kind == "f" else backend.floatx())
         return self.forward(x, training=training)
 
     def __repr__(self) -> str:
@@ -127,11 +152,13 @@ class Activation(Layer):
     and a ``Dense`` alike when its loss reads the input of the output activation (see ``Sequential``).
     """
 
-    def __init__(self, activation, name=None, input_shape=None):
-        fn = _activation_function(activation)
+    def __init__(self, activation, name=None, input_shape=None, **options):
+        fn, given = _activation_function(activation)
         super().__init__(name=name, input_shape=input_shape)
-        self.activation = fn
-        self.activation_backward = activations.backward_of(fn)
+        self.options = {**given, **options}             # keyword arguments of the function, e.g. max_value
+        self.activation = partial(fn, **self.options) if self.options else fn
+        backward = activations.backward_of(fn)
+        self.activation_backward = partial(backward, **self.options) if self.options else backward
         self.activation_name = activations.serialize(fn)
 
     def pre_activation(self, x, training=False):
@@ -149,7 +176,7 @@ class Activation(Layer):
         return grad
 
     def get_config(self):
-        config = super().get_config()
+        config = {**super().get_config(), **self.options}
         if type(self) is Activation:                    # ReLU(), Softmax(), ... are named by their class
             config["activation"] = self.activation_name
         return config
@@ -163,10 +190,35 @@ class Linear(Activation):
 
 
 class ReLU(Activation):
-    """``max(x, 0)``; gradient ``grad * (x > 0)`` (0 at exactly 0, as in Keras and TensorFlow)."""
+    """``max(x, 0)``; gradient ``grad * (x > 0)`` (0 at exactly 0, as in Keras and TensorFlow).
 
-    def __init__(self, name=None, input_shape=None):
-        super().__init__("relu", name=name, input_shape=input_shape)
+    Keras's options: ``max_value`` caps the output, ``threshold`` passes ``x`` only above it, and
+    ``negative_slope`` gives ``negative_slope * (x - threshold)`` below the threshold (see ``activations.relu``).
+    """
+
+    def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, name=None, input_shape=None):
+        if max_value is not None:
+            max_value = real_number(max_value, "max_value", low=0.0)
+        options = {"max_value": max_value, "negative_slope": real_number(negative_slope, "negative_slope", low=0.0),
+                   "threshold": real_number(threshold, "threshold")}
+        defaults = {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}
+        super().__init__("relu", name=name, input_shape=input_shape,
+                         **{k: v for k, v in options.items() if v != defaults[k]})
+
+
+class LeakyReLU(Activation):
+    """``x`` for ``x >= 0``, ``negative_slope * x`` below (Keras's layer default 0.3; the function's is 0.2)."""
+
+    def __init__(self, negative_slope=0.3, name=None, input_shape=None):
+        super().__init__("leaky_relu", name=name, input_shape=input_shape,
+                         negative_slope=real_number(negative_slope, "negative_slope", low=0.0))
+
+
+class ELU(Activation):
+    """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` below."""
+
+    def __init__(self, alpha=1.0, name=None, input_shape=None):
+        super().__init__("elu", name=name, input_shape=input_shape, alpha=real_number(alpha, "alpha"))
 
 
 class Sigmoid(Activation):
@@ -184,36 +236,39 @@ class Tanh(Activation):
 
 
 class Softmax(Activation):
-    """Softmax over the last axis; gradient ``s * (grad - sum(grad * s))`` per row.
+    """Softmax along ``axis`` (the last by default); gradient ``s * (grad - sum(grad * s))``.
 
     For classification prefer a linear output with ``from_logits=True`` in the loss. As a model's output under
     ``SparseCategoricalCrossentropy(from_logits=False)``, Keras computes the loss from this softmax's input (the
     logits); ``Sequential`` does the same.
     """
 
-    def __init__(self, name=None, input_shape=None):
-        super().__init__("softmax", name=name, input_shape=input_shape)
+    def __init__(self, axis=-1, name=None, input_shape=None):
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise TypeError(f"axis: expected an integer, received {describe(axis)}")
+        super().__init__("softmax", name=name, input_shape=input_shape, **({} if axis == -1 else {"axis": int(axis)}))
 
 
 _ACTIVATION_LAYERS = {"linear": Linear, "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax}
 ACTIVATIONS = dict(_ACTIVATION_LAYERS)
 
 
-def _activation_function(identifier):
-    """An activation function from a name, ``None``, a function of :mod:`tinynet.activations` or an activation
-    layer such as ``ReLU()`` (its function; layers hold their own caches, so the layer itself is not shared)."""
+def _activation_function(identifier) -> tuple:
+    """``(function, options)`` from a name, ``None``, a function of :mod:`tinynet.activations` or an activation
+    layer such as ``ReLU(max_value=6)`` (its function and options; the layer itself, with its cache, is not
+    shared)."""
     if isinstance(identifier, Activation):
-        return identifier.activation
+        return activations.get(identifier.activation_name), dict(identifier.options)
     if isinstance(identifier, Layer):
         raise TypeError(f"activation: expected an activation name, function or activation layer, received "
                         f"{describe(identifier)}")
-    return activations.get(identifier)
+    return activations.get(identifier), {}
 
 
 def get_activation(identifier) -> Layer | None:
     """A new activation layer for a name, function or layer; ``None`` for the identity (``None``/``"linear"``)."""
-    fn = _activation_function(identifier)
-    return None if fn is activations.linear else _ACTIVATION_LAYERS[activations.serialize(fn)]()
+    fn, options = _activation_function(identifier)
+    return None if fn is activations.linear and not options else Activation(fn, **options)
 
 
 # -- parameterised layers -----------------------------------------------------------------------------------
@@ -236,11 +291,18 @@ class Dense(Layer):
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", input_shape=None, name=None):
+                 bias_initializer="zeros", input_shape=None, name=None, input_dim=None):
         units = positive_int(units, "units")
+        if input_dim is not None:
+            if input_shape is not None:
+                raise ValueError("input_dim: expected input_dim or input_shape, received both")
+            input_shape = (positive_int(input_dim, "input_dim"),)
         if not isinstance(use_bias, bool):
             raise TypeError(f"use_bias: expected True or False, received {describe(use_bias)}")
-        fn = _activation_function(activation)
+        fn, options = _activation_function(activation)
+        if options:
+            raise ValueError(f"activation: Dense takes an activation without options; received "
+                             f"{type(activation).__name__} with {options} (add the layer after the Dense instead)")
         kinit = initializers.get(kernel_initializer, "kernel_initializer")
         binit = initializers.get(bias_initializer, "bias_initializer")
         if input_shape is not None and len(shape_tuple(input_shape, "input_shape")) != 1:
@@ -314,6 +376,74 @@ class Dense(Layer):
         return config
 
 
+class InputLayer(Layer):
+    """The shape of one sample, declared first in a ``Sequential``: ``Sequential([Input(shape=(400,)), ...])``.
+
+    It has no parameters and computes nothing; the model takes its shape and does not keep it in ``layers``.
+    """
+
+    def __init__(self, shape=None, batch_size=None, dtype=None, name=None):
+        if shape is None:
+            raise ValueError("shape: expected the shape of one sample, e.g. (400,), received None")
+        if batch_size is not None:
+            positive_int(batch_size, "batch_size")
+        if dtype is not None:
+            float_dtype(dtype)
+        super().__init__(name=name, input_shape=shape_tuple(shape, "shape"))
+        self.shape = self.input_shape
+
+    def forward(self, x, training=False):
+        return x
+
+    def backward(self, grad, need_input_grad=True):
+        return grad
+
+
+def Input(shape=None, batch_size=None, dtype=None, name=None) -> InputLayer:  # noqa: N802 (Keras's name)
+    """``InputLayer(shape)``: Keras's ``keras.Input`` for a ``Sequential``."""
+    return InputLayer(shape=shape, batch_size=batch_size, dtype=dtype, name=name)
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training each input is kept with probability ``1 - rate`` and scaled by
+    ``1 / (1 - rate)``, else set to 0; outside training (``predict``, ``evaluate``) the identity.
+
+    The mask is drawn from ``numpy.random.default_rng(seed)`` when ``seed`` is given, else from the model's
+    generator (the layer's own when used alone); the backward pass multiplies by the same mask.
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, name=None, input_shape=None):
+        rate = real_number(rate, "rate", low=0.0, high=1.0, high_open=True)
+        if noise_shape is not None:
+            raise ValueError("noise_shape: tinynet draws one mask value per input; expected None, received "
+                             f"{noise_shape!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+            raise TypeError(f"seed: expected None or a non-negative integer, received {describe(seed)}")
+        super().__init__(name=name, input_shape=input_shape)
+        self.rate, self.seed = rate, seed
+        self.own_rng = None if seed is None else np.random.default_rng(int(seed))
+
+    def build(self, input_shape, rng=None, dtype="float32"):
+        super().build(input_shape, rng=rng, dtype=dtype)
+        self.rng = self.own_rng if self.own_rng is not None else (rng if rng is not None else self.rng)
+
+    def forward(self, x, training=False):
+        if not training or self.rate == 0:
+            self.cache = {"mask": None} if training else {}
+            return x
+        keep = self.rng.random(x.shape) >= self.rate            # each input kept with probability 1 - rate
+        mask = keep / x.dtype.type(1 - self.rate)               # kept inputs scaled by 1 / (1 - rate)
+        self.cache = {"mask": mask}
+        return x * mask
+
+    def backward(self, grad, need_input_grad=True):
+        mask = self.cached("mask")
+        return grad if mask is None else grad * mask
+
+    def get_config(self):
+        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+
+
 class Flatten(Layer):
     """``(batch, d1, d2, ...) -> (batch, d1*d2*...)`` in C order (for ex3data1 images see ``to_images``)."""
 
@@ -328,7 +458,8 @@ class Flatten(Layer):
         return grad.reshape(self.cached("x").shape)
 
 
-LAYERS = {cls.__name__: cls for cls in (Dense, Flatten, Activation, ReLU, Sigmoid, Tanh, Softmax, Linear)}
+LAYERS = {cls.__name__: cls for cls in (Dense, Flatten, Dropout, Activation, ReLU, LeakyReLU, ELU, Sigmoid, Tanh,
+                                        Softmax, Linear)}
 
 
 def from_config(class_name: str, config: dict) -> Layer:
@@ -338,5 +469,5 @@ def from_config(class_name: str, config: dict) -> Layer:
     return LAYERS[class_name](**config)
 
 
-__all__ = ["Layer", "Dense", "Flatten", "Activation", "ReLU", "Sigmoid", "Tanh", "Softmax", "Linear",
-           "get_activation"]
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Dropout", "Flatten", "Activation", "ReLU", "LeakyReLU", "ELU",
+           "Sigmoid", "Tanh", "Softmax", "Linear", "get_activation"]

@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import backend, saving
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
-from . import saving
-from ._validation import all_finite, describe, float_array, float_dtype, positive_int, real_number
+from ._validation import all_finite, checked_weights, describe, float_array, float_dtype, positive_int, real_number
 from .callbacks import Callback, CallbackList, History
-from .layers import Layer, shape_tuple
+from .layers import InputLayer, Layer, shape_tuple
 from .training import DeferredInterrupt, DivergenceError, EpochMean, batches, epoch_line, split_validation
 
 _PREDICT_BATCH = 8192    # predict's default batch: whole arrays per layer call; 8192 x 1024 float32 = 32 MiB
@@ -56,7 +56,9 @@ class OutputHead:
     """
 
     def __init__(self, layer: Layer, loss: losses_mod.Loss | None):
-        fused = None if loss is None else loss.from_logits_form(getattr(layer, "activation_name", None))
+        along_classes = getattr(layer, "options", {}).get("axis", -1) in (-1, 1)     # a softmax over the classes
+        name = getattr(layer, "activation_name", None) if along_classes else None
+        fused = None if loss is None else loss.from_logits_form(name)
         self.layer, self.fused = layer, fused is not None
         self.loss = fused if self.fused else loss
 
@@ -85,7 +87,7 @@ def _check_new_layer(layer, existing, name: str) -> None:
 
 def _resolve_seed(seed) -> np.random.Generator:
     if seed is None or isinstance(seed, np.random.Generator):
-        return seed if seed is not None else np.random.default_rng()
+        return seed if seed is not None else backend.new_generator()
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(f"seed: expected None, a non-negative integer or a numpy.random.Generator, "
                         f"received {describe(seed)}")
@@ -111,12 +113,16 @@ class Sequential:
     seed : int, numpy.random.Generator or None
         Source of all randomness (``model.rng``): weight initialisation, then the per-epoch shuffles. The same
         seed gives bit-identical weights before and after training.
-    dtype : "float32" (default) or "float64"
-        Precision of weights, activations and gradients. Inputs are converted to it.
+    dtype : "float32", "float64" or None
+        Precision of weights, activations and gradients (None: ``tinynet.backend.floatx()``, float32 unless set).
+        Inputs are converted to it.
+
+    A first element ``tinynet.Input(shape=...)`` declares the shape of the samples (it is not kept in ``layers``,
+    as in Keras).
     """
 
-    def __init__(self, layers=None, seed=None, dtype="float32", name: str = "sequential"):
-        self.dtype = float_dtype(dtype)
+    def __init__(self, layers=None, seed=None, dtype=None, name: str = "sequential"):
+        self.dtype = float_dtype(backend.floatx() if dtype is None else dtype)
         self.rng = _resolve_seed(seed)
         if not isinstance(name, str):
             raise TypeError(f"name: expected a string, received {describe(name)}")
@@ -133,17 +139,26 @@ class Sequential:
         self.metrics: list[tuple[str, object]] = []
         self.history: History | None = None
         self.stop_training = False
+        self.declared_input_shape: tuple[int, ...] | None = None
         for layer in layers:
             self.add(layer)
-        if self.layers and self.layers[0].input_shape is not None:
-            self.build(self.layers[0].input_shape)
+        if self.layers and self.declared_input_shape is not None:
+            self.build(self.declared_input_shape)
 
     # -- structure -----------------------------------------------------------------------------------------
     def add(self, layer: Layer) -> None:
         """Append a layer (before the model is built)."""
         if self.built:
             raise ValueError("layer: this model is already built; add layers before it is built")
+        if isinstance(layer, InputLayer):
+            if self.layers or self.declared_input_shape is not None:
+                raise ValueError("layer: an Input declares the model's input and must come first; received it after "
+                                 f"{len(self.layers)} layer(s)")
+            self.declared_input_shape = layer.input_shape
+            return
         _check_new_layer(layer, self.layers, "layer")
+        if not self.layers and self.declared_input_shape is None:
+            self.declared_input_shape = layer.input_shape
         taken = {other.name for other in self.layers}
         base, k = layer.name, 0
         while layer.name in taken:
@@ -194,6 +209,22 @@ class Sequential:
         self.weights_before_step = _read_only(self._previous)
         self.built = True
 
+    def get_layer(self, name=None, index=None) -> Layer:
+        """The layer called ``name``, or at position ``index`` in ``layers`` (one of the two)."""
+        if (name is None) == (index is None):
+            raise ValueError(f"get_layer: expected exactly one of name and index, received name={name!r}, "
+                             f"index={index!r}")
+        if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+                raise TypeError(f"index: expected an integer, received {describe(index)}")
+            if not -len(self.layers) <= index < len(self.layers):
+                raise ValueError(f"index: expected a layer index in [0, {len(self.layers)}), received {index}")
+            return self.layers[index]
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise ValueError(f"name: no layer named {name!r}; the layers are {[layer.name for layer in self.layers]}")
+
     @property
     def loss(self) -> losses_mod.Loss | None:
         """The compiled loss (set by ``compile``, which also chooses the output head from it)."""
@@ -222,17 +253,7 @@ class Sequential:
         """Replace all parameters (checked in full before anything is written)."""
         self.require_built("set_weights")
         current = self.weights
-        if not isinstance(weights, (list, tuple)):
-            raise TypeError(f"weights: expected a list of {len(current)} arrays, received {describe(weights)}")
-        if len(weights) != len(current):
-            raise ValueError(f"weights: expected {len(current)} arrays, received {len(weights)}")
-        checked = []
-        for i, (w, p) in enumerate(zip(weights, current, strict=True)):
-            arr = float_array(w, f"weights[{i}]", dtype=self.dtype, allow_empty=True)
-            if arr.shape != p.shape:
-                raise ValueError(f"weights[{i}]: expected shape {p.shape}, received {arr.shape}")
-            checked.append(arr)
-        for p, arr in zip(current, checked, strict=True):
+        for p, arr in zip(current, checked_weights(weights, current), strict=True):
             p[...] = arr
         self._previous[...] = self._flat_params          # no step has been taken from these weights
 
@@ -260,6 +281,9 @@ class Sequential:
         self.compiled = True
 
     def require_built(self, what: str) -> None:
+        """Raise unless the model has weights; a model whose input shape is declared is built here first."""
+        if not self.built and self.layers and self.declared_input_shape is not None:
+            self.build(self.declared_input_shape)
         if not self.built:
             raise ValueError(f"{what}: the model has no weights yet; give the first layer an input_shape or "
                              "call build(input_shape) / fit(x, y) first")
@@ -275,8 +299,7 @@ class Sequential:
         x = float_array(x, name, dtype=self.dtype)
         if x.ndim < 2:
             raise ValueError(f"{name}: expected an array of shape (samples, features...), received shape {x.shape}")
-        expected = self.input_shape if self.built else (
-            self.layers[0].input_shape if self.layers and self.layers[0].input_shape else None)
+        expected = self.input_shape if self.built else self.declared_input_shape
         if expected is not None and x.shape[1:] != tuple(expected):
             raise ValueError(f"{name}: expected samples of shape {tuple(expected)} "
                              f"(e.g. ({x.shape[0]}, {', '.join(map(str, expected))})), received shape {x.shape}")
@@ -565,7 +588,7 @@ class Sequential:
     def summary(self, print_fn=print) -> None:
         """Print a Keras-like table of layers, output shapes and parameter counts."""
         rows = []
-        shape = getattr(self, "input_shape", None) or (self.layers[0].input_shape if self.layers else None)
+        shape = getattr(self, "input_shape", None) or self.declared_input_shape
         for layer in self.layers:
             if shape is not None:
                 shape = layer.compute_output_shape(shape)
@@ -603,4 +626,9 @@ def _verbosity(verbose) -> int:
     return int(verbose)
 
 
-__all__ = ["Sequential", "DivergenceError", "OutputHead", "Trace"]
+def load_model(path) -> Sequential:
+    """``tinynet.saving.load_model``, under Keras's name ``keras.models.load_model``."""
+    return saving.load_model(path)
+
+
+__all__ = ["Sequential", "DivergenceError", "OutputHead", "Trace", "load_model"]

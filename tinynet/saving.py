@@ -88,6 +88,19 @@ def _from_jsonable(value):
     return value
 
 
+def _restore_generator(model, bit_generator: str, state: dict) -> None:
+    """Put the saved state into the model's generator, which its layers (Dropout) share."""
+    old = model.rng
+    if type(old.bit_generator).__name__ == bit_generator:
+        old.bit_generator.state = state
+        return
+    model.rng = np.random.Generator(getattr(np.random, bit_generator)())
+    model.rng.bit_generator.state = state
+    for layer in model.layers:
+        if getattr(layer, "rng", None) is old:
+            layer.rng = model.rng
+
+
 def load_model(path):
     """Read a file written by ``model.save(path)``: architecture, weights, optimizer state and shuffling state.
 
@@ -126,9 +139,7 @@ def load_model(path):
         if rng_state is not None:
             if rng_state["bit_generator"] not in _BIT_GENERATORS:
                 raise ValueError(f"unknown bit generator {rng_state['bit_generator']!r}")
-            rng = np.random.Generator(getattr(np.random, rng_state["bit_generator"])())
-            rng.bit_generator.state = _from_jsonable(rng_state)
-            model.rng = rng
+            _restore_generator(model, rng_state["bit_generator"], _from_jsonable(rng_state))
     except (KeyError, TypeError, ValueError, AttributeError, json.JSONDecodeError) as exc:
         raise ValueError(f"{where} is not a valid tinynet model file ({type(exc).__name__}: {exc})") from exc
     return model
