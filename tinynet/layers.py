@@ -52,7 +52,6 @@ class Layer:
         self.param_names: list[str] = []
         self.output_shape: tuple[int, ...] | None = None
         self.cache: dict[str, np.ndarray] = {}
-        self.rng = backend.new_generator()              # for a layer built on its own (a model passes its own)
 
     # -- construction -------------------------------------------------------------------------------------
     def param_specs(self, input_shape: tuple[int, ...]) -> list[tuple[str, tuple[int, ...], object]]:
@@ -70,7 +69,7 @@ class Layer:
         """
         input_shape = shape_tuple(input_shape, "input_shape")
         dtype = float_dtype(dtype)
-        rng = self.rng if rng is None else rng
+        rng = backend.new_generator() if rng is None else rng       # a model passes its own
         if not isinstance(rng, np.random.Generator):
             raise TypeError(f"rng: expected a numpy.random.Generator, received {describe(rng)}")
         specs = self.param_specs(input_shape)
@@ -249,8 +248,7 @@ class Softmax(Activation):
         super().__init__("softmax", name=name, input_shape=input_shape, **({} if axis == -1 else {"axis": int(axis)}))
 
 
-_ACTIVATION_LAYERS = {"linear": Linear, "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax}
-ACTIVATIONS = dict(_ACTIVATION_LAYERS)
+ACTIVATIONS = {"linear": Linear, "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax}
 
 
 def _activation_function(identifier) -> tuple:
@@ -424,8 +422,9 @@ class Dropout(Layer):
         self.own_rng = None if seed is None else np.random.default_rng(int(seed))
 
     def build(self, input_shape, rng=None, dtype="float32"):
+        rng = backend.new_generator() if rng is None else rng
         super().build(input_shape, rng=rng, dtype=dtype)
-        self.rng = self.own_rng if self.own_rng is not None else (rng if rng is not None else self.rng)
+        self.rng = self.own_rng if self.own_rng is not None else rng          # where the masks come from
 
     def forward(self, x, training=False):
         if not training or self.rate == 0:
