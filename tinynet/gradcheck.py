@@ -117,7 +117,7 @@ def check_model(model, x, y, h: float = 1e-6, tol: float = 1e-6) -> Report:
         return model.compute_loss(x, targets)[0]
 
     report = Report(tol=tol)
-    for name, w, a in zip(model.weight_names, model.weights, analytic, strict=True):
+    for name, w, a in zip(model.trainable_weight_names, model.trainable_weights, analytic, strict=True):
         report.entries.append(_entry(name, a, numerical_gradient(f, w, h)))
     return report
 

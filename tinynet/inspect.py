@@ -119,7 +119,7 @@ def _require_model(model, what: str) -> None:
 def _param_slices(model) -> list[tuple[str, slice]]:
     """``("<layer>/<param>", slice into the flat parameter/gradient buffers)`` in ``get_weights`` order."""
     out, offset = [], 0
-    for name, p in zip(model.weight_names, model.weights, strict=True):
+    for name, p in zip(model.trainable_weight_names, model.trainable_weights, strict=True):
         out.append((name, slice(offset, offset + p.size)))
         offset += p.size
     return out
@@ -188,7 +188,7 @@ def inspect_batch(model, x, y) -> Inspection:
     slices = _param_slices(model)
     names = [layer.name for layer in layers]
     param_grads, grad_norms, ratios = {}, {}, {}
-    for (pname, s), w in zip(slices, model.weights, strict=True):
+    for (pname, s), w in zip(slices, model.trainable_weights, strict=True):
         param_grads[pname] = flat_grad[s].reshape(w.shape)
         grad_norms[pname] = _norm(flat_grad[s])
         ratios[pname] = _ratio(_norm(update[s]), _norm(weights_before[s]))

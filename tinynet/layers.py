@@ -17,7 +17,7 @@ from functools import partial
 import numpy as np
 
 from . import activations, backend, initializers
-from ._validation import checked_weights, describe, float_dtype, positive_int, real_number
+from ._validation import checked_weights, describe, float_array, float_dtype, positive_int, real_number
 
 
 def _snake_case(name: str) -> str:
@@ -50,6 +50,8 @@ class Layer:
         self.params: list[np.ndarray] = []
         self.grads: list[np.ndarray] = []
         self.param_names: list[str] = []
+        self.state: list[np.ndarray] = []               # non-trainable weights (Normalization's statistics)
+        self.state_names: list[str] = []
         self.output_shape: tuple[int, ...] | None = None
         self.cache: dict[str, np.ndarray] = {}
 
@@ -88,13 +90,13 @@ class Layer:
         self.params, self.grads = params, grads
 
     def count_params(self) -> int:
-        return sum(p.size for p in self.params)
+        return sum(w.size for w in self.weights)
 
     # -- weights, as Keras names them ------------------------------------------------------------------------
     @property
     def weights(self) -> list[np.ndarray]:
-        """The live parameter arrays (views into the model's buffer once in a model), ``get_weights`` order."""
-        return list(self.params)
+        """The live arrays: the parameters (views into the model's buffer once in a model), then the state."""
+        return self.params + self.state
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
@@ -102,16 +104,17 @@ class Layer:
 
     @property
     def non_trainable_weights(self) -> list[np.ndarray]:
-        return []
+        return list(self.state)
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of the parameters: ``[kernel, bias]`` for a Dense, ``[]`` before the layer is built."""
-        return [p.copy() for p in self.params]
+        """Copies of ``weights``: ``[kernel, bias]`` for a Dense, ``[]`` before the layer is built."""
+        return [w.copy() for w in self.weights]
 
     def set_weights(self, weights) -> None:
-        """Replace the parameters (count, shapes and finiteness checked in full before anything is written)."""
-        for p, arr in zip(self.params, checked_weights(weights, self.params), strict=True):
-            p[...] = arr
+        """Replace ``weights`` (count, shapes and finiteness checked in full before anything is written)."""
+        current = self.weights
+        for w, arr in zip(current, checked_weights(weights, current), strict=True):
+            w[...] = arr
 
     def get_config(self) -> dict:
         config = {"name": self.name}
@@ -443,6 +446,89 @@ class Dropout(Layer):
         return {**super().get_config(), "rate": self.rate, "seed": self.seed}
 
 
+class Normalization(Layer):
+    """Standardises each feature: ``(x - mean) / max(sqrt(variance), 1e-7)`` (``invert=True``: the inverse).
+
+    ``mean`` and ``variance`` are given, or computed from data by ``adapt(data)`` (NumPy's mean and population
+    variance over the samples, in float64, then stored in the layer's dtype, as Keras does). They are the layer's
+    non-trainable weights ``[mean, variance, count]`` (``count`` is 0, as in Keras), so they are in
+    ``get_weights`` and saved and loaded with the model; no optimizer changes them. Only the last axis is
+    normalised (``axis=-1``), samples of shape ``(features,)``.
+    """
+
+    def __init__(self, axis=-1, mean=None, variance=None, invert=False, name=None, input_shape=None):
+        if axis not in (-1, 1) or isinstance(axis, bool):
+            raise ValueError(f"axis: tinynet normalises the last axis of (samples, features); expected -1, "
+                             f"received {axis!r}")
+        if (mean is None) != (variance is None):
+            raise ValueError("mean, variance: expected both or neither, received only "
+                             f"{'mean' if variance is None else 'variance'}")
+        if not isinstance(invert, bool):
+            raise TypeError(f"invert: expected True or False, received {describe(invert)}")
+        given = None
+        if mean is not None:
+            mean = float_array(mean, "mean", dtype=np.float64)
+            variance = float_array(variance, "variance", dtype=np.float64)
+            if (variance < 0).any():
+                raise ValueError("variance: expected values >= 0, received a negative variance")
+            given = np.broadcast_arrays(mean.reshape(-1), variance.reshape(-1))
+        super().__init__(name=name, input_shape=input_shape)
+        self.axis, self.invert, self.given = -1, invert, given
+
+    def param_specs(self, input_shape):
+        if len(input_shape) != 1:
+            raise ValueError(f"input_shape: expected (features,) for Normalization {self.name!r}, received "
+                             f"{input_shape}")
+        if self.given is not None and self.given[0].size not in (1, input_shape[0]):
+            raise ValueError(f"mean: expected 1 or {input_shape[0]} values (one per feature), received "
+                             f"{self.given[0].size}")
+        return []
+
+    def build(self, input_shape, rng=None, dtype="float32"):
+        shape = shape_tuple(input_shape, "input_shape")
+        super().build(shape, rng=rng, dtype=dtype)
+        self.state_names = ["mean", "variance", "count"]
+        self.state = [np.zeros(shape, self.dtype), np.ones(shape, self.dtype), np.zeros((), np.int64)]
+        if self.given is not None:
+            self.state[0][...], self.state[1][...] = self.given
+
+    def adapt(self, data) -> None:
+        """Set ``mean`` and ``variance`` from ``data`` of shape (samples, features): finite, at least one sample."""
+        data = float_array(data, "data", dtype=np.float64, ndim=2)
+        if self.built and data.shape[1:] != self.input_shape:
+            raise ValueError(f"data: expected samples of shape {self.input_shape}, received shape {data.shape}")
+        if not self.built:
+            self.build(data.shape[1:])
+        self.state[0][...] = data.mean(axis=0)
+        self.state[1][...] = data.var(axis=0)
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.state[0]
+
+    @property
+    def variance(self) -> np.ndarray:
+        return self.state[1]
+
+    def scale(self) -> np.ndarray:
+        """``max(sqrt(variance), 1e-7)``: Keras's epsilon keeps a constant feature from dividing by 0."""
+        return np.maximum(np.sqrt(self.variance), self.dtype.type(1e-7))
+
+    def forward(self, x, training=False):
+        self.cache = {"x": x} if training else {}
+        if self.invert:
+            return self.mean + x * self.scale()
+        return (x - self.mean) / self.scale()
+
+    def backward(self, grad, need_input_grad=True):
+        self.cached("x")
+        return grad * self.scale() if self.invert else grad / self.scale()
+
+    def get_config(self):
+        config = {**super().get_config(), "axis": self.axis, "invert": self.invert}
+        return config
+
+
 class Flatten(Layer):
     """``(batch, d1, d2, ...) -> (batch, d1*d2*...)`` in C order (for ex3data1 images see ``to_images``)."""
 
@@ -457,8 +543,8 @@ class Flatten(Layer):
         return grad.reshape(self.cached("x").shape)
 
 
-LAYERS = {cls.__name__: cls for cls in (Dense, Flatten, Dropout, Activation, ReLU, LeakyReLU, ELU, Sigmoid, Tanh,
-                                        Softmax, Linear)}
+LAYERS = {cls.__name__: cls for cls in (Dense, Flatten, Dropout, Normalization, Activation, ReLU, LeakyReLU, ELU,
+                                        Sigmoid, Tanh, Softmax, Linear)}
 
 
 def from_config(class_name: str, config: dict) -> Layer:
@@ -468,5 +554,5 @@ def from_config(class_name: str, config: dict) -> Layer:
     return LAYERS[class_name](**config)
 
 
-__all__ = ["Layer", "Input", "InputLayer", "Dense", "Dropout", "Flatten", "Activation", "ReLU", "LeakyReLU", "ELU",
-           "Sigmoid", "Tanh", "Softmax", "Linear", "get_activation"]
+__all__ = ["Layer", "Input", "InputLayer", "Dense", "Dropout", "Normalization", "Flatten", "Activation", "ReLU",
+           "LeakyReLU", "ELU", "Sigmoid", "Tanh", "Softmax", "Linear", "get_activation"]

@@ -81,8 +81,9 @@ def _check_new_layer(layer, existing, name: str) -> None:
         raise TypeError(f"{name}: expected a tinynet.layers.Layer, received {describe(layer)}")
     if any(layer is other for other in existing):
         raise ValueError(f"{name}: {layer.name!r} is already in this model")
-    if layer.built:
-        raise ValueError(f"{name}: {layer.name!r} is already built; give Sequential unbuilt layers")
+    if layer.built and layer.params:            # its parameters could not move into the model's flat buffer
+        raise ValueError(f"{name}: {layer.name!r} is already built; give Sequential unbuilt layers (a built layer "
+                         "without parameters, such as an adapted Normalization, is accepted)")
 
 
 def _resolve_seed(seed) -> np.random.Generator:
@@ -187,7 +188,11 @@ class Sequential:
         shape = shape_tuple(input_shape, "input_shape")
         self.output_shape = self.compute_output_shape(shape)      # all checks before any layer is built
         for layer in self.layers:
-            layer.build(shape, rng=self.rng, dtype=self.dtype)
+            if not layer.built:
+                layer.build(shape, rng=self.rng, dtype=self.dtype)
+            elif layer.input_shape != shape or layer.dtype != self.dtype:
+                raise ValueError(f"layers: {layer.name!r} was built for samples of shape {layer.input_shape} in "
+                                 f"{layer.dtype}; this model gives it {shape} in {self.dtype}")
             shape = layer.output_shape
         self.input_shape = shape_tuple(input_shape, "input_shape")
         # One flat buffer for all parameters and one for all gradients; layers keep views into them.
@@ -232,17 +237,27 @@ class Sequential:
 
     @property
     def weights(self) -> list[np.ndarray]:
-        """The live parameter arrays (views), in ``get_weights`` order."""
-        return [p for layer in self.layers for p in layer.params]
+        """The live arrays of every layer (``layer.weights``: its parameters, then its state), ``get_weights`` order."""
+        return [w for layer in self.layers for w in layer.weights]
 
     @property
     def weight_names(self) -> list[str]:
-        """``"<layer>/<parameter>"`` for each array of ``weights``."""
-        return [f"{layer.name}/{p}" for layer in self.layers for p in layer.param_names]
+        """``"<layer>/<name>"`` for each array of ``weights``."""
+        return [f"{layer.name}/{n}" for layer in self.layers for n in layer.param_names + layer.state_names]
+
+    @property
+    def trainable_weights(self) -> list[np.ndarray]:
+        """The parameters the optimizer trains (views into ``flat_weights``, in its order)."""
+        return [p for layer in self.layers for p in layer.params]
+
+    @property
+    def trainable_weight_names(self) -> list[str]:
+        return [f"{layer.name}/{n}" for layer in self.layers for n in layer.param_names]
 
     def count_params(self) -> int:
+        """Every value of every weight, trainable or not (Keras's total)."""
         self.require_built("count_params")
-        return int(self._flat_params.size)
+        return sum(w.size for w in self.weights)
 
     def get_weights(self) -> list[np.ndarray]:
         """Copies of all parameters, Keras order: ``[kernel_0, bias_0, kernel_1, bias_1, ...]``."""
@@ -404,7 +419,7 @@ class Sequential:
                              "count) for another model's parameters; give each model its own optimizer instance")
 
     def loss_and_gradients(self, x, y) -> tuple[float, list[np.ndarray]]:
-        """The loss on ``(x, y)`` and its gradient for every parameter (copies, in ``get_weights`` order).
+        """The loss on ``(x, y)`` and its gradient for every parameter (copies, in ``trainable_weights`` order).
 
         No weights change; use it to check backprop from outside (see :mod:`tinynet.gradcheck`).
         """
@@ -608,6 +623,9 @@ class Sequential:
             print_fn("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
         print_fn("=" * len(line))
         print_fn(f"Total params: {self.count_params() if self.built else '?'}")
+        if self.built:
+            print_fn(f"Trainable params: {self._flat_params.size}")
+            print_fn(f"Non-trainable params: {self.count_params() - self._flat_params.size}")
         print_fn(line)
 
 
