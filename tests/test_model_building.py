@@ -308,3 +308,29 @@ def test_coffee_roasting_lab_trains_to_keras_accuracy():
     theirs = np.mean([program(keras, seed) for seed in range(3)])
     print(f"\n[programs] coffee: tinynet {ours:.4f}  tf.keras {theirs:.4f}")
     assert ours >= theirs - 0.04 and ours > 0.85
+
+
+# -- a model inside a model ---------------------------------------------------------------------------------
+def test_probability_model_shares_the_weights_of_the_model_inside():
+    """The TensorFlow classification tutorial's ``Sequential([model, Softmax()])``."""
+    from tinynet.layers import Softmax
+
+    x, y = _data(n=60)
+    model = Sequential([Input(shape=(4,)), Dense(8, activation="relu"), Dense(3)], seed=0)
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
+    model.fit(x, y, epochs=2, verbose=0)
+    probability_model = Sequential([model, Softmax()])
+    logits = model.predict(x)
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(probability_model.predict(x), expected / expected.sum(axis=1, keepdims=True),
+                               rtol=1e-6)
+    model.fit(x, y, epochs=1, verbose=0)                          # training the inner model moves both
+    np.testing.assert_array_equal(probability_model.predict(x).argmax(axis=1), model.predict(x).argmax(axis=1))
+    assert [w.shape for w in probability_model.get_weights()] == [w.shape for w in model.get_weights()]
+    assert probability_model.count_params() == model.count_params() and probability_model.flat_weights.size == 0
+    probability_model.compile(loss=SparseCategoricalCrossentropy(), optimizer="adam")
+    assert np.isfinite(probability_model.evaluate(x, y))
+    with pytest.raises(ValueError, match="used for inference"):
+        probability_model.fit(x, y, verbose=0)
+    with pytest.raises(ValueError, match="must be built"):
+        Sequential([Sequential([Dense(2)]), Softmax()])

@@ -77,6 +77,10 @@ class OutputHead:
 
 
 def _check_new_layer(layer, existing, name: str) -> None:
+    if isinstance(layer, Sequential):
+        if not layer.built:
+            raise ValueError(f"{name}: a Sequential inside another must be built first (give it an Input)")
+        return
     if not isinstance(layer, Layer):
         raise TypeError(f"{name}: expected a tinynet.layers.Layer, received {describe(layer)}")
     if any(layer is other for other in existing):
@@ -243,7 +247,7 @@ class Sequential:
     @property
     def weight_names(self) -> list[str]:
         """``"<layer>/<name>"`` for each array of ``weights``."""
-        return [f"{layer.name}/{n}" for layer in self.layers for n in layer.param_names + layer.state_names]
+        return [f"{layer.name}/{n}" for layer in self.layers for n in [*layer.param_names, *layer.state_names]]
 
     @property
     def trainable_weights(self) -> list[np.ndarray]:
@@ -379,6 +383,7 @@ class Sequential:
         Changes no weight. With a ``Trace``, records every layer's output and incoming gradient.
         """
         self._check_batch(x, targets)
+        self._check_trainable()
         loss_input, out = self._forward_to_head(x, True, trace)
         loss, grad = self.head.loss.compute(targets, loss_input)
         if trace is not None:
@@ -412,6 +417,11 @@ class Sequential:
         for key, count in self.metrics:
             logs[key] = count(targets, out) / out.shape[0]
         return logs
+
+    def _check_trainable(self) -> None:
+        for layer in self.layers:
+            if isinstance(layer, Sequential):
+                layer.backward(None)                     # says why a nested model is not trained through
 
     def _check_optimizer(self) -> None:
         if not self.optimizer.built_for([self._flat_params] if self.built else None):
@@ -507,6 +517,7 @@ class Sequential:
             data, val = split_validation(*data, split)
             self._warn_if_class_sorted(data[1], val[1])
         self._check_optimizer()
+        self._check_trainable()
         return batch_size, epochs, verbose, CallbackList(callbacks, self), data, val
 
     def _diverged(self, what: str, epoch: int, step: int):
@@ -598,6 +609,36 @@ class Sequential:
         """
         self.require_built("save")
         saving.save_model(self, path)
+
+    # -- as a layer of another model: Sequential([model, Softmax()]) -----------------------------------------
+    # Its weights stay in its own flat buffer, shared with the outer model, which sees them as its non-trainable
+    # state (in its get_weights, not in its optimizer): Keras's probability model of the classification tutorial.
+    params = grads = param_names = ()
+
+    @property
+    def state(self) -> list[np.ndarray]:
+        return self.weights
+
+    @property
+    def state_names(self) -> list[str]:
+        return self.weight_names
+
+    @property
+    def cache(self) -> dict:
+        return {}
+
+    def param_specs(self, input_shape) -> list:
+        if tuple(input_shape) != self.input_shape:
+            raise ValueError(f"input_shape: model {self.name!r} takes samples of shape {self.input_shape}, "
+                             f"received {tuple(input_shape)}")
+        return []
+
+    def bind(self, params, grads) -> None:
+        """Nothing to move: the outer model holds none of this model's parameters."""
+
+    def backward(self, grad, need_input_grad=True):
+        raise ValueError(f"model {self.name!r}: a Sequential inside another is used for inference (predict, "
+                         "evaluate); train it on its own")
 
     # -- display ---------------------------------------------------------------------------------------------
     def summary(self, print_fn=print) -> None:
