@@ -286,30 +286,6 @@ def test_normalization_refuses_bad_data_by_name(make, match):
         make(Normalization)
 
 
-def test_coffee_roasting_lab_trains_to_keras_accuracy():
-    _, keras = import_tf()
-    X, y = _coffee(n=400)
-
-    def program(tf, seed):
-        tf.utils.set_random_seed(seed)
-        norm = tf.layers.Normalization(axis=-1)
-        norm.adapt(X)
-        Xn = np.asarray(norm(X))
-        model = tf.Sequential([tf.Input(shape=(2,)), tf.layers.Dense(3, activation="sigmoid"),
-                               tf.layers.Dense(2)])
-        model.compile(loss=tf.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      optimizer=tf.optimizers.Adam(learning_rate=0.01))
-        model.fit(np.tile(Xn, (20, 1)), np.tile(y, 20), epochs=10, verbose=0)
-        return float(np.mean(np.asarray(model.predict(Xn, verbose=0)).argmax(axis=1) == y))
-
-    # Three sigmoid units from random starts: single runs spread by +-0.04 in either framework (measured over 5
-    # seeds: tinynet 0.89-0.97, tf.keras 0.91-0.97), so compare means over three seeds.
-    ours = np.mean([program(tinynet, seed) for seed in range(3)])
-    theirs = np.mean([program(keras, seed) for seed in range(3)])
-    print(f"\n[programs] coffee: tinynet {ours:.4f}  tf.keras {theirs:.4f}")
-    assert ours >= theirs - 0.04 and ours > 0.85
-
-
 # -- a model inside a model ---------------------------------------------------------------------------------
 def test_probability_model_shares_the_weights_of_the_model_inside():
     """The TensorFlow classification tutorial's ``Sequential([model, Softmax()])``."""

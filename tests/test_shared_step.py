@@ -12,7 +12,7 @@ import pytest
 
 from tinynet import Sequential, gradcheck, inspect
 from tinynet.layers import Activation, Dense, Softmax
-from tinynet.losses import MeanSquaredError, SparseCategoricalCrossentropy
+from tinynet.losses import BinaryCrossentropy, MeanSquaredError, SparseCategoricalCrossentropy
 from tinynet.optimizers import SGD
 
 N, D, C = 12, 5, 4
@@ -26,6 +26,10 @@ def _logsumexp_ce(z, labels):
 def _clipped_ce(p, labels):
     q = np.clip(p, 1e-7, 1 - 1e-7)
     return np.mean(np.log(q.sum(axis=1)) - np.log(q[np.arange(len(q)), labels]))
+
+
+def _bce_from_logits(z, targets):
+    return np.mean((np.maximum(z, 0) - z * targets + np.log1p(np.exp(-np.abs(z)))).mean(axis=1))
 
 
 def _mse(out, targets):
@@ -60,6 +64,11 @@ HEADS = {
         lambda: [Dense(6, activation="tanh", input_shape=(D,)), Dense(C, activation="sigmoid")],
         lambda: SparseCategoricalCrossentropy(from_logits=False),
         lambda w, x, y: _clipped_ce(1 / (1 + np.exp(-(_hidden(x, w) @ w[2] + w[3]))), y)),
+    # Keras takes BinaryCrossentropy of a sigmoid output from the sigmoid's input, too.
+    "Dense(sigmoid) + BinaryCrossentropy": (
+        lambda: [Dense(6, activation="tanh", input_shape=(D,)), Dense(C, activation="sigmoid")],
+        lambda: BinaryCrossentropy(),
+        lambda w, x, y: _bce_from_logits(_hidden(x, w) @ w[2] + w[3], y)),
     "linear + MSE": (
         lambda: [Dense(6, activation="tanh", input_shape=(D,)), Dense(C)],
         lambda: MeanSquaredError(),
@@ -73,7 +82,12 @@ def _case(name, seed=0):
     model.compile(loss=loss(), optimizer=SGD(learning_rate=0.1))
     rng = np.random.default_rng(seed + 1)
     x = rng.standard_normal((N, D))
-    y = rng.standard_normal((N, C)) if isinstance(model.loss, MeanSquaredError) else rng.integers(0, C, N)
+    if isinstance(model.loss, MeanSquaredError):
+        y = rng.standard_normal((N, C))
+    elif isinstance(model.loss, BinaryCrossentropy):
+        y = rng.integers(0, 2, (N, C)).astype(float)
+    else:
+        y = rng.integers(0, C, N)
     # Large logits, so that some probabilities fall below the 1e-7 clip: only then does a head that took the loss
     # from the clipped probabilities instead of the logits give other values and gradients.
     weights = model.get_weights()
@@ -124,10 +138,12 @@ def test_gradients_match_finite_differences_of_the_loss_written_by_hand(name):
 
 def test_a_softmax_head_is_fused_and_a_sigmoid_head_is_not():
     for name, fused in (("Dense(softmax) + from_logits=False", True), ("Softmax() layer + from_logits=False", True),
-                        ("Dense(sigmoid) + from_logits=False", False), ("linear + from_logits=True", False)):
+                        ("Dense(sigmoid) + from_logits=False", False), ("linear + from_logits=True", False),
+                        ("Dense(sigmoid) + BinaryCrossentropy", True)):
         model, *_ = _case(name)
         assert model.head.fused is fused, name
         assert model.head.loss.from_logits is (fused or name.startswith("linear")), name
+        assert model.head.loss is not model.loss if fused else model.head.loss is model.loss
 
 
 def test_trace_records_each_layers_output_and_incoming_gradient():

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import class_labels, describe, float_array, one_of
+from ._validation import class_labels, describe, float_array, one_of, real_number
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): the clip applied to probabilities before their log
 REDUCTIONS = ("sum_over_batch_size", "sum", "none")
@@ -152,12 +152,7 @@ class MeanSquaredError(Loss):
     """``loss_i = mean_j (y_pred_ij - y_true_ij)**2``; gradient ``2 (y_pred - y_true) / d`` per sample."""
 
     def encode(self, y_true, n, width, dtype, name="y_true"):
-        y_true = float_array(y_true, name, dtype=dtype)
-        if y_true.ndim == 1 and width == 1:
-            y_true = y_true[:, None]
-        if y_true.shape != (n, width):
-            raise ValueError(f"{name}: expected shape {(n, width)} (as the predictions), received {y_true.shape}")
-        return y_true
+        return _float_targets(y_true, n, width, dtype, name)
 
     def per_sample(self, y_true, y_pred, want_grad):
         diff = y_pred - y_true
@@ -166,8 +161,74 @@ class MeanSquaredError(Loss):
         return values, (diff * (2 / d) if want_grad else None)
 
 
+class BinaryCrossentropy(Loss):
+    """Cross-entropy between targets in [0, 1] and predicted probabilities (or logits), per output, then the mean
+    over a sample's outputs (Keras's ``axis=-1``).
+
+    ``from_logits=True``: the stable form ``max(z, 0) - z y + log(1 + exp(-|z|))``, gradient ``sigmoid(z) - y``.
+    ``False`` (Keras's default): ``p`` clipped to ``[1e-7, 1 - 1e-7]``, ``-(y log p + (1 - y) log(1 - p))``,
+    gradient ``(p - y) / (p (1 - p))`` inside the clip range. A model ending in a sigmoid computes it from the
+    sigmoid's input instead, as Keras does (``from_logits_form``). ``label_smoothing`` ``s`` in ``[0, 1]`` replaces
+    ``y`` by ``y (1 - s) + s / 2``. ``y_true``: the shape of ``y_pred`` (``(n,)`` accepted for one output).
+    """
+
+    def __init__(self, from_logits: bool = False, label_smoothing=0.0, reduction="sum_over_batch_size", name=None):
+        if not isinstance(from_logits, bool):
+            raise TypeError(f"from_logits: expected True or False, received {describe(from_logits)}")
+        label_smoothing = real_number(label_smoothing, "label_smoothing", low=0.0, high=1.0)
+        super().__init__(reduction=reduction, name=name)
+        self.from_logits, self.label_smoothing = from_logits, label_smoothing
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits, "label_smoothing": self.label_smoothing}
+
+    def from_logits_form(self, activation_name):
+        if activation_name == "sigmoid" and not self.from_logits:
+            return BinaryCrossentropy(from_logits=True, label_smoothing=self.label_smoothing,
+                                      reduction=self.reduction, name=self.name)
+        return None
+
+    def encode(self, y_true, n, width, dtype, name="y_true"):
+        y = _float_targets(y_true, n, width, dtype, name)
+        if ((y < 0) | (y > 1)).any():
+            raise ValueError(f"{name}: expected binary targets in [0, 1], received values from {y.min():g} to "
+                             f"{y.max():g}")
+        return y * (1 - self.label_smoothing) + 0.5 * self.label_smoothing if self.label_smoothing else y
+
+    def per_sample(self, y, y_pred, want_grad):
+        width = y_pred.shape[1]
+        if self.from_logits:
+            z = y_pred
+            values = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))   # stable for any |z|
+            grad = (_sigmoid(z) - y) if want_grad else None                        # sigmoid(z) - y
+        else:
+            p = np.clip(y_pred, EPSILON, 1 - EPSILON)
+            values = -(y * np.log(p) + (1 - y) * np.log(1 - p))
+            inside = (y_pred >= EPSILON) & (y_pred <= 1 - EPSILON)
+            grad = (p - y) / (p * (1 - p)) * inside if want_grad else None         # chain rule through the clip
+        if grad is not None:
+            grad /= y_pred.dtype.type(width)                                       # the mean over the outputs
+        return values.mean(axis=1), grad
+
+
+def _float_targets(y_true, n, width, dtype, name):
+    """Targets of the predictions' shape ``(n, width)`` (``(n,)`` accepted for one output), finite, in ``dtype``."""
+    y_true = float_array(y_true, name, dtype=dtype)
+    if y_true.ndim == 1 and width == 1:
+        y_true = y_true[:, None]
+    if y_true.shape != (n, width):
+        raise ValueError(f"{name}: expected shape {(n, width)} (as the predictions), received {y_true.shape}")
+    return y_true
+
+
+def _sigmoid(z):
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
 _BY_NAME = {
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+    "binary_crossentropy": BinaryCrossentropy,
     "mean_squared_error": MeanSquaredError,
     "mse": MeanSquaredError,
 }
@@ -184,4 +245,4 @@ def get(identifier) -> Loss:
     raise TypeError(f"loss: expected a loss name or a tinynet.losses.Loss, received {describe(identifier)}")
 
 
-__all__ = ["Loss", "SparseCategoricalCrossentropy", "MeanSquaredError", "get"]
+__all__ = ["Loss", "SparseCategoricalCrossentropy", "BinaryCrossentropy", "MeanSquaredError", "get"]

@@ -17,6 +17,7 @@ from . import optimizers as optimizers_mod
 from ._io import atomic_savez, read_npz
 
 _LOSSES = {"SparseCategoricalCrossentropy": losses_mod.SparseCategoricalCrossentropy,
+           "BinaryCrossentropy": losses_mod.BinaryCrossentropy,
            "MeanSquaredError": losses_mod.MeanSquaredError}
 _OPTIMIZERS = {"Adam": optimizers_mod.Adam, "SGD": optimizers_mod.SGD}
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
