@@ -264,7 +264,8 @@ class Sequential:
         return sum(w.size for w in self.weights)
 
     def get_weights(self) -> list[np.ndarray]:
-        """Copies of all parameters, Keras order: ``[kernel_0, bias_0, kernel_1, bias_1, ...]``."""
+        """Copies of all weights, Keras order: ``[kernel_0, bias_0, kernel_1, bias_1, ...]`` (a layer's state,
+        such as a Normalization's statistics, after its parameters)."""
         self.require_built("get_weights")
         return [p.copy() for p in self.weights]
 
