@@ -158,10 +158,7 @@ class Activation(Layer):
         fn, given = _activation_function(activation)
         super().__init__(name=name, input_shape=input_shape)
         self.options = {**given, **options}             # keyword arguments of the function, e.g. max_value
-        self.activation = partial(fn, **self.options) if self.options else fn
-        backward = activations.backward_of(fn)
-        self.activation_backward = partial(backward, **self.options) if self.options else backward
-        self.activation_name = activations.serialize(fn)
+        _use_activation(self, fn, self.options)
 
     def pre_activation(self, x, training=False):
         return x
@@ -266,6 +263,15 @@ def _activation_function(identifier) -> tuple:
     return activations.get(identifier), {}
 
 
+def _use_activation(layer, fn, options: dict) -> None:
+    """Give ``layer`` the activation ``fn`` with ``options``: ``activation``, ``activation_backward`` and
+    ``activation_name``."""
+    backward = activations.backward_of(fn)
+    layer.activation = partial(fn, **options) if options else fn
+    layer.activation_backward = partial(backward, **options) if options else backward
+    layer.activation_name = activations.serialize(fn)
+
+
 def get_activation(identifier) -> Layer | None:
     """A new activation layer for a name, function or layer; ``None`` for the identity (``None``/``"linear"``)."""
     fn, options = _activation_function(identifier)
@@ -310,9 +316,7 @@ class Dense(Layer):
             raise ValueError(f"input_shape: expected (features,) for Dense, received {input_shape!r}")
         super().__init__(name=name, input_shape=input_shape)
         self.units = units
-        self.activation = fn
-        self.activation_backward = activations.backward_of(fn)
-        self.activation_name = activations.serialize(fn)
+        _use_activation(self, fn, {})
         self.use_bias = use_bias
         self.kernel_initializer = kinit
         self.bias_initializer = binit

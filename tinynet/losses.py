@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import activations
 from ._validation import class_labels, describe, float_array, one_of, real_number
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): the clip applied to probabilities before their log
@@ -200,7 +201,7 @@ class BinaryCrossentropy(Loss):
         if self.from_logits:
             z = y_pred
             values = np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))   # stable for any |z|
-            grad = (_sigmoid(z) - y) if want_grad else None                        # sigmoid(z) - y
+            grad = (activations.sigmoid(z) - y) if want_grad else None             # sigmoid(z) - y
         else:
             p = np.clip(y_pred, EPSILON, 1 - EPSILON)
             values = -(y * np.log(p) + (1 - y) * np.log(1 - p))
@@ -219,11 +220,6 @@ def _float_targets(y_true, n, width, dtype, name):
     if y_true.shape != (n, width):
         raise ValueError(f"{name}: expected shape {(n, width)} (as the predictions), received {y_true.shape}")
     return y_true
-
-
-def _sigmoid(z):
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
 
 
 _BY_NAME = {
