@@ -117,6 +117,9 @@ def test_whole_three_layer_model(n, d_in, h1, h2, classes, seed):
     z1 = x @ model.layers[0].kernel + model.layers[0].bias
     z2 = np.maximum(z1, 0) @ model.layers[1].kernel + model.layers[1].bias
     assume(np.all(np.abs(z1) > KINK) and np.all(np.abs(z2) > KINK))
+    # With every second-layer unit dead the logits are the zero bias for all samples, and with balanced labels the
+    # true bias gradient is exactly 0: finite differences then see only rounding noise (relative error 1).
+    assume(np.any(z2 > 0))
     report = gradcheck.check_model(model, x, y, tol=TOL)
     assert len(report.entries) == 6
     _assert_ok(report)
