@@ -229,11 +229,11 @@ def _on_optimizer_step(monkeypatch, step: int, action) -> dict:
     steps = {"n": 0}
     original = Adam.update
 
-    def update(self, params, grads):
+    def update(self, params, grads, segments=None):
         steps["n"] += 1
         if steps["n"] == step:
             action()
-        original(self, params, grads)
+        original(self, params, grads, segments)
 
     monkeypatch.setattr(Adam, "update", update)
     return steps

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tinynet.optimizers import SGD, Adam, get
+from tinynet.optimizers import SGD, Adagrad, Adam, AdamW, RMSprop, get
 
 f32 = np.float32
 
@@ -161,7 +161,7 @@ def test_get_and_set_state_round_trip():
     (lambda: Adam(amsgrad="yes"), TypeError, "amsgrad"),
     (lambda: SGD(momentum=1.5), ValueError, "momentum"),
     (lambda: SGD(nesterov=1), TypeError, "nesterov"),
-    (lambda: get("adamw"), ValueError, "optimizer"),
+    (lambda: get("nadam"), ValueError, "optimizer"),
     (lambda: get(3), TypeError, "optimizer"),
 ])
 def test_bad_hyperparameters_are_named(make, error, match):
@@ -198,3 +198,105 @@ def test_gradients_as_lists_and_in_another_dtype_are_taken_in_the_parameters_dty
     np.testing.assert_array_equal(p[0], r[0])
     np.testing.assert_array_equal(q[0], r[0])
     assert p[0].dtype == q[0].dtype == f32
+
+
+# -- RMSprop, Adagrad, weight decay and clipping, re-derived -------------------------------------------------
+def _reference_rmsprop(params, grad_steps, lr, rho, momentum, eps, centered):
+    """Keras's RMSprop written out naively in float32, one tensor at a time."""
+    params = [p.copy() for p in params]
+    vel = [np.zeros_like(p) for p in params]
+    mom = [np.zeros_like(p) for p in params]
+    avg = [np.zeros_like(p) for p in params]
+    for grads in grad_steps:
+        for i, g in enumerate(grads):
+            vel[i] = f32(rho) * vel[i] + f32(1 - rho) * (g * g)
+            if centered:
+                avg[i] = f32(rho) * avg[i] + f32(1 - rho) * g
+                denominator = (vel[i] - avg[i] * avg[i]) + f32(eps)
+            else:
+                denominator = vel[i] + f32(eps)
+            increment = (f32(lr) * g) / np.sqrt(denominator)
+            if momentum > 0:
+                mom[i] = f32(momentum) * mom[i] + increment
+                params[i] = params[i] - mom[i]
+            else:
+                params[i] = params[i] - increment
+    return params
+
+
+@pytest.mark.parametrize("rho,momentum,eps,centered", [(0.9, 0.0, 1e-7, False), (0.8, 0.9, 1e-7, False),
+                                                       (0.9, 0.0, 1e-5, True), (0.95, 0.5, 1e-7, True)])
+def test_rmsprop_matches_the_formula_bit_for_bit(rho, momentum, eps, centered):
+    params, grad_steps = _problem(6)
+    expected = _reference_rmsprop(params, grad_steps, 0.01, rho, momentum, eps, centered)
+    opt = RMSprop(0.01, rho, momentum, eps, centered)
+    assert opt.slot_names == ("velocity",) + (("momentum",) if momentum else ()) + \
+        (("average_gradient",) if centered else ())
+    for grads in grad_steps:
+        opt.apply(params, grads)
+    for ours, ref in zip(params, expected, strict=True):
+        np.testing.assert_array_equal(ours, ref, err_msg="tinynet RMSprop (ours) vs the re-derived formula (ref)")
+
+
+@pytest.mark.parametrize("initial,eps", [(0.1, 1e-7), (0.0, 1e-6), (2.5, 0.0)])
+def test_adagrad_matches_the_formula_bit_for_bit(initial, eps):
+    params, grad_steps = _problem(7)
+    acc = [np.full_like(p, f32(initial)) for p in params]
+    expected = [p.copy() for p in params]
+    for grads in grad_steps:
+        for i, g in enumerate(grads):
+            acc[i] = acc[i] + g * g
+            expected[i] = expected[i] - (f32(0.05) * g) / np.sqrt(acc[i] + f32(eps))
+    opt = Adagrad(learning_rate=0.05, initial_accumulator_value=initial, epsilon=eps)
+    for grads in grad_steps:
+        opt.apply(params, grads)
+    for ours, ref in zip(params, expected, strict=True):
+        np.testing.assert_array_equal(ours, ref, err_msg="tinynet Adagrad (ours) vs the re-derived formula (ref)")
+
+
+def test_weight_decay_comes_before_the_step_and_adamw_is_adam_with_it():
+    params, grad_steps = _problem(8)
+    expected = [p.copy() for p in params]
+    plain = SGD(learning_rate=0.05)
+    for grads in grad_steps:
+        for i in range(len(grads)):
+            expected[i] = expected[i] - expected[i] * f32(0.1) * f32(0.05)     # decay with the current weights
+        plain.apply(expected, grads)
+    opt = SGD(learning_rate=0.05, weight_decay=0.1)
+    ours = [p.copy() for p in params]
+    for grads in grad_steps:
+        opt.apply(ours, grads)
+    for a, b in zip(ours, expected, strict=True):
+        np.testing.assert_array_equal(a, b, err_msg="SGD(weight_decay) (ours) vs decay, then SGD (ref)")
+    adamw, adam = [p.copy() for p in params], [p.copy() for p in params]
+    opt_w, opt_a = AdamW(weight_decay=0.02), Adam(weight_decay=0.02)
+    for grads in grad_steps:
+        opt_w.apply(adamw, grads)
+        opt_a.apply(adam, grads)
+    for a, b in zip(adamw, adam, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_clip_formulas_bit_for_bit():
+    rng = np.random.default_rng(9)
+    grads = [(rng.standard_normal(s) * k).astype(f32) for s, k in (((5, 3), 2.0), ((3,), 0.01), ((4, 2), 1.0))]
+
+    def one_sgd_step(**kwargs):
+        params = [np.zeros_like(g) for g in grads]
+        SGD(learning_rate=1.0, **kwargs).apply(params, grads)
+        return [-p for p in params]                        # the gradient actually used
+
+    for used, g in zip(one_sgd_step(clipnorm=0.5), grads, strict=True):
+        norm = np.sqrt(np.sum(g * g))
+        np.testing.assert_array_equal(used, g * f32(0.5) / np.maximum(norm, f32(0.5)))
+    total = np.sqrt(np.sum(np.stack([np.sum(g * g) for g in grads])))
+    scale = 0.7 * np.minimum(1.0 / total, 1.0 / 0.7) + (total - total)
+    for used, g in zip(one_sgd_step(global_clipnorm=0.7), grads, strict=True):
+        np.testing.assert_array_equal(used, g * scale)
+    for used, g in zip(one_sgd_step(clipvalue=0.3), grads, strict=True):
+        np.testing.assert_array_equal(used, np.minimum(np.maximum(g, f32(-0.3)), f32(0.3)))
+    zero = [np.zeros(3, f32)]
+    for kwargs in ({"clipnorm": 1.0}, {"global_clipnorm": 1.0}):   # a zero gradient stays zero, without warnings
+        p = [np.ones(3, f32)]
+        SGD(**kwargs).apply(p, zero)
+        np.testing.assert_array_equal(p[0], np.ones(3, f32))

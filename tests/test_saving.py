@@ -122,3 +122,63 @@ def test_every_numpy_bit_generator_saves_and_resumes(tmp_path, bit_generator):
     resumed.fit(x, y, epochs=1, batch_size=16, verbose=0)
     for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def _everything_model(optimizer_factory, loss, metrics, units):
+    """Regularizers (kernel, bias, activity), Dropout, an adapted Normalization, any optimizer and schedule."""
+    from tinynet import regularizers
+    from tinynet.layers import Dropout, Normalization
+
+    norm = Normalization(input_shape=(5,))
+    norm.adapt(np.random.default_rng(9).standard_normal((40, 5)) * 3 + 1)
+    model = Sequential([norm,
+                        Dense(8, activation="relu", kernel_regularizer=regularizers.L2(0.01),
+                              bias_regularizer="l1", activity_regularizer=regularizers.L1L2(1e-3, 1e-3)),
+                        Dropout(0.3),
+                        Dense(units, activation="sigmoid" if units == 1 else "softmax",
+                              kernel_regularizer=regularizers.L1(1e-3))], seed=21)
+    model.compile(loss=loss(), optimizer=optimizer_factory(), metrics=metrics, weighted_metrics=["accuracy"])
+    return model
+
+
+def _optimizers():
+    from tinynet import optimizers as O
+    from tinynet.optimizers import schedules as S
+    return [
+        ("rmsprop-centered-momentum", lambda: O.RMSprop(0.01, momentum=0.5, centered=True, clipnorm=1.0)),
+        ("adagrad-clipvalue", lambda: O.Adagrad(0.05, clipvalue=0.1)),
+        ("adamw-exponential", lambda: O.AdamW(S.ExponentialDecay(0.01, decay_steps=3, decay_rate=0.5,
+                                                                  staircase=True), weight_decay=0.01)),
+        ("sgd-piecewise-global-clip", lambda: O.SGD(S.PiecewiseConstantDecay([4, 9], [0.1, 0.05, 0.01]),
+                                                    momentum=0.9, global_clipnorm=0.5, weight_decay=1e-3)),
+        ("adam-amsgrad", lambda: O.Adam(amsgrad=True)),
+    ]
+
+
+@pytest.mark.parametrize("opt", _optimizers(), ids=lambda o: o[0])
+@pytest.mark.parametrize("head", ["categorical", "binary"])
+def test_everything_saves_loads_and_resumes_bit_for_bit(tmp_path, opt, head):
+    from tinynet.losses import BinaryCrossentropy, CategoricalCrossentropy
+
+    _, factory = opt
+    x, labels = data(70)
+    if head == "binary":
+        y, loss, units = (labels == 1).astype(np.float32)[:, None], BinaryCrossentropy, 1
+    else:
+        y, loss, units = np.eye(3, dtype=np.float32)[labels], CategoricalCrossentropy, 3
+    weights = np.random.default_rng(3).uniform(0.5, 2.0, len(x)).astype(np.float32)
+    fit = dict(batch_size=16, verbose=0, sample_weight=weights)
+    straight = _everything_model(factory, loss, ["accuracy"], units)
+    full = straight.fit(x, y, epochs=4, **fit).history
+    first = _everything_model(factory, loss, ["accuracy"], units)
+    first.fit(x, y, epochs=2, **fit)
+    first.save(tmp_path / "m.npz")
+    resumed = tinynet.load_model(tmp_path / "m.npz")
+    assert type(resumed.optimizer) is type(first.optimizer)
+    assert resumed.optimizer.get_config() == first.optimizer.get_config()
+    assert [type(layer).__name__ for layer in resumed.layers] == [type(layer).__name__ for layer in first.layers]
+    rest = resumed.fit(x, y, epochs=2, **fit).history
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert full["loss"][2:] == rest["loss"] and full["accuracy"][2:] == rest["accuracy"]
+    assert full["weighted_accuracy"][2:] == rest["weighted_accuracy"]

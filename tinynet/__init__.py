@@ -20,6 +20,7 @@ from . import (
                metrics,
                models,
                optimizers,
+               regularizers,
                utils,
 )
 from .callbacks import History
@@ -29,5 +30,5 @@ from .saving import load_model
 
 __version__ = "0.1.0"
 __all__ = ["Sequential", "Input", "load_model", "History", "DivergenceError", "layers", "losses", "optimizers",
-           "initializers", "metrics", "callbacks", "gradcheck", "inspect", "datasets", "activations", "backend",
-           "config", "utils", "models"]
+           "initializers", "metrics", "regularizers", "callbacks", "gradcheck", "inspect", "datasets", "activations",
+           "backend", "config", "utils", "models"]

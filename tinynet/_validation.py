@@ -7,6 +7,7 @@ caller can run all its checks first and only then touch the model.
 
 from __future__ import annotations
 
+import inspect
 import numbers
 
 import numpy as np
@@ -168,3 +169,31 @@ def float_dtype(value, name: str = "dtype") -> np.dtype:
     if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
         raise ValueError(f"{name}: expected 'float32' or 'float64', received {value!r}")
     return dt
+
+
+def spec_parts(spec, name: str) -> tuple[str, dict]:
+    """``(class_name, config)`` of a ``{"class_name": str, "config": dict}`` spec, checked."""
+    if not isinstance(spec, dict):
+        raise TypeError(f"{name}: expected a dict {{'class_name': ..., 'config': {{...}}}}, received {describe(spec)}")
+    if set(spec) != {"class_name", "config"}:
+        raise ValueError(f"{name}: expected the keys ['class_name', 'config'], received {sorted(map(str, spec))}")
+    if not isinstance(spec["class_name"], str):
+        raise TypeError(f"{name}['class_name']: expected a string, received {describe(spec['class_name'])}")
+    if not isinstance(spec["config"], dict):
+        raise TypeError(f"{name}['config']: expected a dict, received {describe(spec['config'])}")
+    return spec["class_name"], spec["config"]
+
+
+def constructor_arguments(cls, config, name: str) -> dict:
+    """``config`` if every key is an argument of ``cls``'s constructor; else a ``ValueError`` naming the others."""
+    if not isinstance(config, dict):
+        raise TypeError(f"{name}: expected a dict of constructor arguments, received {describe(config)}")
+    parameters = inspect.signature(cls).parameters
+    unknown = sorted(str(k) for k in config if k not in parameters)
+    if unknown:
+        raise ValueError(f"{name}: expected arguments of {cls.__name__} ({', '.join(parameters)}), received unknown "
+                         f"key(s) {unknown}")
+    missing = [k for k, p in parameters.items() if p.default is inspect.Parameter.empty and k not in config]
+    if missing:
+        raise ValueError(f"{name}: expected a value for each argument {cls.__name__} requires, missing {missing}")
+    return dict(config)

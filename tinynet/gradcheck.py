@@ -101,8 +101,9 @@ def _check_h_tol(h, tol):
     return (real_number(h, "h", low=0.0, low_open=True), real_number(tol, "tol", low=0.0, low_open=True))
 
 
-def check_model(model, x, y, h: float = 1e-6, tol: float = 1e-6) -> Report:
-    """Compare ``model.loss_and_gradients(x, y)`` with finite differences of ``model``'s loss, per parameter.
+def check_model(model, x, y, h: float = 1e-6, tol: float = 1e-6, sample_weight=None) -> Report:
+    """Compare ``model.loss_and_gradients(x, y, sample_weight)`` with finite differences of ``model``'s loss
+    (with its regularization penalty), per parameter.
 
     ``model`` must be a compiled ``Sequential`` with ``dtype="float64"``.
     """
@@ -110,11 +111,12 @@ def check_model(model, x, y, h: float = 1e-6, tol: float = 1e-6) -> Report:
     if getattr(model, "dtype", None) != np.float64:
         raise ValueError(f"model: expected a model built with dtype='float64', received dtype "
                          f"{getattr(model, 'dtype', None)}")
-    _, analytic = model.loss_and_gradients(x, y)
+    _, analytic = model.loss_and_gradients(x, y, sample_weight)
     x, targets = model.prepare_data(x, y)
+    weights = model.prepare_sample_weight(sample_weight, None, targets)
 
     def f():
-        return model.compute_loss(x, targets)[0]
+        return model.compute_loss(x, targets, weights)[0]
 
     report = Report(tol=tol)
     for name, w, a in zip(model.trainable_weight_names, model.trainable_weights, analytic, strict=True):

@@ -16,7 +16,7 @@ from functools import partial
 
 import numpy as np
 
-from . import activations, backend, initializers
+from . import activations, backend, initializers, regularizers
 from ._validation import checked_weights, describe, float_array, float_dtype, positive_int, real_number
 
 
@@ -54,6 +54,12 @@ class Layer:
         self.state_names: list[str] = []
         self.output_shape: tuple[int, ...] | None = None
         self.cache: dict[str, np.ndarray] = {}
+        self.activity_regularizer = None                # a penalty on the outputs (Dense takes one, as Keras)
+
+    @property
+    def param_regularizers(self) -> list:
+        """One entry per parameter: the regularizer whose penalty the model adds for it, or None."""
+        return [None] * len(self.params)
 
     # -- construction -------------------------------------------------------------------------------------
     def param_specs(self, input_shape: tuple[int, ...]) -> list[tuple[str, tuple[int, ...], object]]:
@@ -291,6 +297,9 @@ class Dense(Layer):
     use_bias : bool
     kernel_initializer, bias_initializer : str or callable
         Names from :mod:`tinynet.initializers` or callables ``(shape, rng, dtype) -> array``.
+    kernel_regularizer, bias_regularizer, activity_regularizer : regularizer, name or None
+        Penalties (:mod:`tinynet.regularizers`) the model adds to the training loss: on the kernel, on the bias,
+        and on the layer's outputs (divided by the batch size, as Keras 3).
     input_shape : tuple of int, optional
         ``(features,)``; lets a ``Sequential`` build its weights at construction, as in Keras.
 
@@ -298,7 +307,8 @@ class Dense(Layer):
     """
 
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", input_shape=None, name=None, input_dim=None):
+                 bias_initializer="zeros", kernel_regularizer=None, bias_regularizer=None,
+                 activity_regularizer=None, input_shape=None, name=None, input_dim=None):
         units = positive_int(units, "units")
         if input_dim is not None:
             if input_shape is not None:
@@ -312,6 +322,9 @@ class Dense(Layer):
                              f"{type(activation).__name__} with {options} (add the layer after the Dense instead)")
         kinit = initializers.get(kernel_initializer, "kernel_initializer")
         binit = initializers.get(bias_initializer, "bias_initializer")
+        kreg = regularizers.get(kernel_regularizer, "kernel_regularizer")
+        breg = regularizers.get(bias_regularizer, "bias_regularizer")
+        areg = regularizers.get(activity_regularizer, "activity_regularizer")
         if input_shape is not None and len(shape_tuple(input_shape, "input_shape")) != 1:
             raise ValueError(f"input_shape: expected (features,) for Dense, received {input_shape!r}")
         super().__init__(name=name, input_shape=input_shape)
@@ -320,6 +333,11 @@ class Dense(Layer):
         self.use_bias = use_bias
         self.kernel_initializer = kinit
         self.bias_initializer = binit
+        self.kernel_regularizer, self.bias_regularizer, self.activity_regularizer = kreg, breg, areg
+
+    @property
+    def param_regularizers(self):
+        return [self.kernel_regularizer, self.bias_regularizer][:len(self.params)]
 
     def param_specs(self, input_shape):
         if len(input_shape) != 1:
@@ -378,6 +396,9 @@ class Dense(Layer):
             name = getattr(fn, "__name__", None)
             if name in initializers.NAMES and initializers.get(name) is fn:
                 config[key] = name                      # custom callables are not saved (the weights are)
+        for key in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
+            if getattr(self, key) is not None:
+                config[key] = regularizers.serialize(getattr(self, key))
         return config
 
 

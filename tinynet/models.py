@@ -13,20 +13,21 @@ step is one update of the whole model.
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 
 from . import backend, saving
+from . import callbacks as callbacks_mod
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from ._validation import all_finite, checked_weights, describe, float_array, float_dtype, positive_int, real_number
 from .callbacks import Callback, CallbackList, History
 from .layers import InputLayer, Layer, shape_tuple
-from .training import DeferredInterrupt, DivergenceError, EpochMean, batches, epoch_line, split_validation
+from .training import DeferredInterrupt, DivergenceError, EpochMean, batches, split_validation
 
 _PREDICT_BATCH = 8192    # predict's default batch: whole arrays per layer call; 8192 x 1024 float32 = 32 MiB
 
@@ -68,11 +69,19 @@ class OutputHead:
             out = self.layer.forward(h, training)
             return out, out
         z = self.layer.pre_activation(h, training)
-        return z, self.layer.activation(z)
+        out = self.layer.activation(z)
+        if training:
+            self.z, self.out = z, out                     # for a penalty on the outputs (activity_regularizer)
+        return z, out
 
-    def backward(self, grad: np.ndarray, need_input_grad: bool) -> np.ndarray | None:
+    def backward(self, grad: np.ndarray, need_input_grad: bool, out_grad: np.ndarray | None = None
+                 ) -> np.ndarray | None:
+        """Backward from ``grad = dL/d(what the loss read)``; ``out_grad`` is a further ``dL/d outputs`` (an
+        activity penalty's), which a fused head takes back through the activation."""
         if not self.fused:
-            return self.layer.backward(grad, need_input_grad)
+            return self.layer.backward(grad if out_grad is None else grad + out_grad, need_input_grad)
+        if out_grad is not None:
+            grad = grad + self.layer.activation_backward(self.z, self.out, out_grad)
         return self.layer.backward_pre_activation(grad, need_input_grad)
 
 
@@ -141,7 +150,11 @@ class Sequential:
         self.layers: list[Layer] = []
         self.built = self.compiled = False
         self._loss = self.optimizer = self.head = None
-        self.metrics: list[tuple[str, object]] = []
+        self.metric_identifiers: list = []
+        self.weighted_metric_identifiers: list = []
+        self.metrics: list[metrics_mod.Metric] = []            # resolved at the first data after compile
+        self.weighted_metrics: list[metrics_mod.Metric] = []
+        self.loss_tracker = EpochMean()
         self.history: History | None = None
         self.stop_training = False
         self.declared_input_shape: tuple[int, ...] | None = None
@@ -278,25 +291,38 @@ class Sequential:
         self._previous[...] = self._flat_params          # no step has been taken from these weights
 
     # -- training configuration ----------------------------------------------------------------------------
-    def compile(self, optimizer="adam", loss=None, metrics=None) -> None:
-        """Choose the loss, the optimizer (default ``"adam"``) and metrics (e.g. ``["accuracy"]``)."""
+    def compile(self, optimizer="rmsprop", loss=None, loss_weights=None, metrics=None, weighted_metrics=None
+                ) -> None:
+        """Choose the optimizer (Keras's default ``"rmsprop"``), the loss and metrics (e.g. ``["accuracy"]``).
+
+        ``metrics`` ignore sample weights; ``weighted_metrics`` use them (Keras's split). ``"accuracy"`` is
+        resolved from the shapes of the first targets and outputs, as Keras does (binary, sparse categorical or
+        categorical).
+        """
         if loss is None:
             raise ValueError("loss: expected a loss (e.g. SparseCategoricalCrossentropy(from_logits=True) or "
                              "'sparse_categorical_crossentropy'), received None")
+        if loss_weights is not None:
+            raise ValueError(f"loss_weights: weights between several outputs' losses; a Sequential has one output "
+                             f"(expected None, received {describe(loss_weights)})")
         loss_obj = losses_mod.get(loss)
         opt = optimizers_mod.get(optimizer)
-        if metrics is None:
-            metrics = []
-        if isinstance(metrics, str) or not isinstance(metrics, (list, tuple)):
-            raise TypeError(f"metrics: expected a list of metric names, received {describe(metrics)}")
-        resolved = [metrics_mod.get(m) for m in metrics]
-        if loss_obj.reduction == "none":
+        if not loss_obj.reduces:
             raise ValueError("loss: expected a loss that reduces to one number for training, received "
-                             f"{type(loss_obj).__name__} with reduction='none'")
-        if resolved and not isinstance(loss_obj, losses_mod.SparseCategoricalCrossentropy):
-            raise ValueError("metrics: accuracy needs a classification loss (SparseCategoricalCrossentropy), "
-                             f"received loss {type(loss_obj).__name__}")
-        self._loss, self.optimizer, self.metrics = loss_obj, opt, resolved
+                             f"{type(loss_obj).__name__} with reduction={loss_obj.reduction!r}")
+        identifiers = {}
+        for name, given in (("metrics", metrics), ("weighted_metrics", weighted_metrics)):
+            given = [] if given is None else given
+            if isinstance(given, (str, metrics_mod.Metric)) or not isinstance(given, (list, tuple)):
+                raise TypeError(f"{name}: expected a list of metric names or tinynet.metrics.Metric objects, "
+                                f"received {describe(given)}")
+            for m in given:
+                metrics_mod.get(m, (1,), (1, 2))           # an unknown name or a wrong type fails here
+            identifiers[name] = list(given)
+        self._loss, self.optimizer = loss_obj, opt
+        self.metric_identifiers = identifiers["metrics"]
+        self.weighted_metric_identifiers = identifiers["weighted_metrics"]
+        self.metrics, self.weighted_metrics = [], []      # resolved from the first data (Keras's rule)
         self.head = OutputHead(self.layers[-1], loss_obj) if self.layers else None
         self.compiled = True
 
@@ -333,17 +359,67 @@ class Sequential:
         """``(x, targets)`` checked and converted once: what ``train_step`` and ``compute_gradients`` take.
 
         ``targets`` are ``y`` in the form the loss reads (``Loss.encode``; one-hot rows for a sparse
-        categorical loss).
+        categorical loss). The first call after ``compile`` resolves the metrics from the shapes of ``y`` and of
+        the outputs, as Keras does, and checks that they can read these targets.
         """
         self.require_compiled("prepare_data")
         x = self.prepare_inputs(x, xname)
         width = self.compute_output_shape(x.shape[1:])
         if len(width) != 1:
             raise ValueError(f"{xname}: the model's output must be (samples, outputs), it is {('samples',) + width}")
-        return x, self.loss.encode(y, x.shape[0], width[0], self.dtype, yname)
+        targets = self.loss.encode(y, x.shape[0], width[0], self.dtype, yname)
+        if not self.metrics and not self.weighted_metrics:
+            self._resolve_metrics(np.shape(y), (x.shape[0], width[0]), targets)
+        return x, targets
 
-    def _check_batch(self, x, targets) -> None:
-        """Constant-time checks that ``(x, targets)`` came from ``prepare_data`` for this model."""
+    def _resolve_metrics(self, y_shape, out_shape, targets) -> None:
+        """Keras's ``get_metric`` for each identifier, then one checked update on a sample (reset after)."""
+        resolved = {}
+        for kind, identifiers in (("metrics", self.metric_identifiers),
+                                  ("weighted_metrics", self.weighted_metric_identifiers)):
+            resolved[kind] = [metrics_mod.get(m, y_shape, out_shape) for m in identifiers]
+            for m in resolved[kind]:
+                try:
+                    m.update_state(self.loss.decode(targets[:1]), np.zeros((1, out_shape[1]), dtype=self.dtype))
+                except (ValueError, TypeError) as exc:
+                    raise ValueError(f"{kind}: {m.name!r} cannot read the targets of {type(self.loss).__name__} "
+                                     f"({exc})") from None
+                m.reset_state()
+        taken = {m.name for m in resolved["metrics"]}
+        for m in resolved["weighted_metrics"]:
+            if m.name in taken:
+                m.name = "weighted_" + m.name                  # Keras's name when a metric is in both lists
+        self.metrics, self.weighted_metrics = resolved["metrics"], resolved["weighted_metrics"]
+
+    def prepare_sample_weight(self, sample_weight, class_weight, targets, name: str = "sample_weight"):
+        """Per-sample weights ``(N,)`` in the model's dtype, or ``None``: ``sample_weight`` checked (finite,
+        non-negative, one per sample), or ``class_weight`` (a dict class -> weight) turned into weights the way
+        Keras does (the class of a one-hot row is its argmax; classes missing from the dict weigh 1)."""
+        n = targets.shape[0]
+        if class_weight is None:
+            return losses_mod.sample_weights(sample_weight, n, self.dtype, name)
+        if sample_weight is not None:
+            raise ValueError("class_weight: expected either class_weight or sample_weight, received both "
+                             "(Keras refuses them together)")
+        if not isinstance(class_weight, dict):
+            raise TypeError(f"class_weight: expected a dict {{class: weight}}, received {describe(class_weight)}")
+        classes = targets.shape[1] if targets.shape[1] > 1 else 2
+        weights = {}
+        for key, value in class_weight.items():
+            if isinstance(key, bool) or not isinstance(key, (int, np.integer)) or not 0 <= key < classes:
+                raise ValueError(f"class_weight: expected keys that are classes 0 to {classes - 1}, received key "
+                                 f"{describe(key)}")
+            weights[int(key)] = real_number(value, f"class_weight[{key}]", low=0.0)
+        y = self.loss.decode(targets)
+        labels = y.argmax(axis=1) if y.ndim > 1 and y.shape[1] != 1 else np.round(y.reshape(n)).astype(np.int64)
+        table = np.ones(max(classes, int(labels.max()) + 1), dtype=self.dtype)
+        for key, value in weights.items():
+            table[key] = value
+        return table[labels]
+
+    def _check_batch(self, x, targets, sample_weight=None) -> None:
+        """Constant-time checks that ``(x, targets, sample_weight)`` came from ``prepare_data`` (and
+        ``prepare_sample_weight``) for this model."""
         self.require_compiled("compute_gradients")
         self.require_built("compute_gradients")
         ok_x = isinstance(x, np.ndarray) and x.dtype == self.dtype and x.shape[1:] == self.input_shape
@@ -354,70 +430,129 @@ class Sequential:
         if not (isinstance(targets, np.ndarray) and targets.dtype == self.dtype and targets.shape == expected):
             raise ValueError(f"y: expected targets from prepare_data: dtype {self.dtype.name}, shape {expected}; "
                              f"received {describe(targets)}")
+        if sample_weight is not None and not (isinstance(sample_weight, np.ndarray)
+                                              and sample_weight.dtype == self.dtype
+                                              and sample_weight.shape == (x.shape[0],)):
+            raise ValueError(f"sample_weight: expected weights from prepare_sample_weight: dtype {self.dtype.name}, "
+                             f"shape {(x.shape[0],)}; received {describe(sample_weight)}")
 
     # -- the passes ------------------------------------------------------------------------------------------
     def forward(self, x: np.ndarray, training: bool = False) -> np.ndarray:
         """Every layer's forward pass on a prepared ``x``: the model's outputs."""
-        return self._forward_to_head(x, training)[1]
+        return self._forward_to_head(x, training)[1][-1]
 
-    def _forward_to_head(self, x, training, trace=None) -> tuple[np.ndarray, np.ndarray]:
-        """``(what the loss reads, outputs)``: the layers below the head, then the head (see OutputHead)."""
+    def _forward_to_head(self, x, training) -> tuple[np.ndarray, list[np.ndarray]]:
+        """``(what the loss reads, every layer's output)``: the layers below the head, then the head."""
+        outputs = []
         for layer in self.layers[:-1]:
             x = layer.forward(x, training)
-            if trace is not None:
-                trace.outputs.append(x)
+            outputs.append(x)
         loss_input, out = self.head.forward(x, training)
-        if trace is not None:
-            trace.outputs.append(out)
-        return loss_input, out
+        outputs.append(out)
+        return loss_input, outputs
 
-    def compute_loss(self, x, targets) -> tuple[float, np.ndarray]:
-        """The loss on a prepared batch and the outputs, by an inference forward pass (no caches, no gradients)."""
-        self._check_batch(x, targets)
-        loss_input, out = self._forward_to_head(x, False)
-        return self.head.loss.reduce(self.head.loss.per_sample(targets, loss_input, False)[0]), out
+    def regularization_penalty(self, outputs: list[np.ndarray]) -> float:
+        """What the layers' regularizers add to the loss (Keras's ``model.losses``, summed): each regularized
+        weight's penalty, plus each activity regularizer's penalty on that layer's output divided by the batch
+        size."""
+        penalty = 0.0
+        for layer, out in zip(self.layers, outputs, strict=True):
+            for p, reg in zip(layer.params, layer.param_regularizers, strict=True):
+                if reg is not None:
+                    penalty += reg.penalty(p)
+            if layer.activity_regularizer is not None:
+                penalty += layer.activity_regularizer.penalty(out) / out.shape[0]
+        return penalty
 
-    def compute_gradients(self, x, targets, trace: Trace | None = None) -> tuple[float, np.ndarray]:
+    def _activity_gradient(self, layer, out) -> np.ndarray | None:
+        """``d/d out`` of ``layer``'s activity penalty ``reg(out) / N``, or None."""
+        if layer.activity_regularizer is None:
+            return None
+        return layer.activity_regularizer.gradient(out) / out.dtype.type(out.shape[0])
+
+    def compute_loss(self, x, targets, sample_weight=None) -> tuple[float, np.ndarray]:
+        """The loss on a prepared batch (plus the regularization penalty) and the outputs, by an inference
+        forward pass (no caches, no gradients)."""
+        self._check_batch(x, targets, sample_weight)
+        loss_input, outputs = self._forward_to_head(x, False)
+        values = self.head.loss.per_sample(targets, loss_input, False)[0]
+        loss = self.head.loss.reduce(values, sample_weight) + self.regularization_penalty(outputs)
+        return loss, outputs[-1]
+
+    def compute_gradients(self, x, targets, trace: Trace | None = None, sample_weight=None
+                          ) -> tuple[float, np.ndarray]:
         """Forward, loss and backward on a prepared batch: the one copy of the passes.
 
-        Fills the gradient buffer (``flat_gradients``; each layer's ``grads``) and returns ``(loss, outputs)``.
-        Changes no weight. With a ``Trace``, records every layer's output and incoming gradient.
+        Fills the gradient buffer (``flat_gradients``; each layer's ``grads``) and returns ``(loss, outputs)``;
+        the loss includes the regularizers' penalty and the gradient its derivative. Changes no weight. With a
+        ``Trace``, records every layer's output and incoming gradient.
         """
-        self._check_batch(x, targets)
+        self._check_batch(x, targets, sample_weight)
         self._check_trainable()
-        loss_input, out = self._forward_to_head(x, True, trace)
-        loss, grad = self.head.loss.compute(targets, loss_input)
+        loss_input, outputs = self._forward_to_head(x, True)
+        loss, grad = self.head.loss.compute(targets, loss_input, sample_weight)
+        loss += self.regularization_penalty(outputs)
         if trace is not None:
-            trace.loss_input = loss_input
+            trace.outputs, trace.loss_input = outputs, loss_input
         below = self.layers[:-1]
         grads_seen = [grad]
-        grad = self.head.backward(grad, need_input_grad=bool(below))
+        grad = self.head.backward(grad, bool(below), self._activity_gradient(self.layers[-1], outputs[-1]))
         for i in range(len(below) - 1, -1, -1):
+            extra = self._activity_gradient(below[i], outputs[i])
+            grad = grad if extra is None else grad + extra
             grads_seen.append(grad)
             grad = below[i].backward(grad, i > 0)          # the first layer needs no dL/dx
+        for layer in self.layers:
+            for p, g, reg in zip(layer.params, layer.grads, layer.param_regularizers, strict=True):
+                if reg is not None:
+                    g += reg.gradient(p)                  # d/dW of the weight penalty
         if trace is not None:
             trace.output_grads = grads_seen[::-1]
-        return loss, out
+        return loss, outputs[-1]
 
-    def train_step(self, x, targets) -> dict[str, float]:
-        """One step on a prepared batch: ``compute_gradients``, then the optimizer; returns the batch's logs.
+    def train_step(self, x, targets, sample_weight=None) -> dict[str, float]:
+        """One step on a prepared batch: ``compute_gradients``, then the optimizer, then the metrics.
 
-        Raises ``DivergenceError`` (before updating) if the loss is not finite.
+        Returns the running logs since the last ``reset_metrics`` (Keras's ``train_step``): ``loss`` (the mean
+        of the batch losses, weighted by batch size) and each metric. Raises ``DivergenceError`` (before
+        updating) if the loss is not finite.
         """
         self._check_optimizer()
-        loss, out = self.compute_gradients(x, targets)
+        loss, out = self.compute_gradients(x, targets, sample_weight=sample_weight)
         if not math.isfinite(loss):
             raise DivergenceError(f"the loss became {loss}")
         self._previous[...] = self._flat_params
-        self.optimizer.update([self._flat_params], [self._flat_grads])
-        return self._batch_logs(loss, targets, out)
+        self.optimizer.update([self._flat_params], [self._flat_grads], segments=[self.param_sizes])
+        self.update_metrics(loss, targets, out, sample_weight)
+        return self.metrics_result()
 
-    def _batch_logs(self, loss: float, targets, out) -> dict[str, float]:
-        """``{"loss": loss, <metric>: its value on the batch, ...}``."""
-        logs = {"loss": loss}
-        for key, count in self.metrics:
-            logs[key] = count(targets, out) / out.shape[0]
+    def update_metrics(self, loss: float, targets, out, sample_weight=None) -> None:
+        """Add one batch to the loss tracker (weighted by batch size, as Keras) and to every metric."""
+        self.loss_tracker.add({"loss": loss}, out.shape[0])
+        if self.metrics or self.weighted_metrics:
+            y_true = self.loss.decode(targets)
+            for m in self.metrics:
+                m.update(y_true, out)
+            for m in self.weighted_metrics:
+                m.update(y_true, out, sample_weight)
+
+    def metrics_result(self) -> dict[str, float]:
+        """``{"loss": ..., <metric>: ...}`` since the last ``reset_metrics``."""
+        logs = {"loss": self.loss_tracker.result().get("loss", 0.0)}
+        logs.update({m.name: m.result() for m in [*self.metrics, *self.weighted_metrics]})
         return logs
+
+    def reset_metrics(self) -> None:
+        """Start the loss tracker and every metric afresh (``fit`` does at each epoch, ``evaluate`` at its start)."""
+        self.loss_tracker = EpochMean()
+        for m in [*self.metrics, *self.weighted_metrics]:
+            m.reset_state()
+
+    @property
+    def param_sizes(self) -> list[int]:
+        """The size of each trainable tensor, in ``flat_weights`` order (an optimizer's ``clipnorm`` is per
+        tensor)."""
+        return [p.size for p in self.trainable_weights]
 
     def _check_trainable(self) -> None:
         for layer in self.layers:
@@ -429,75 +564,91 @@ class Sequential:
             raise ValueError(f"optimizer: this {type(self.optimizer).__name__} already holds state (moments, step "
                              "count) for another model's parameters; give each model its own optimizer instance")
 
-    def loss_and_gradients(self, x, y) -> tuple[float, list[np.ndarray]]:
+    def loss_and_gradients(self, x, y, sample_weight=None) -> tuple[float, list[np.ndarray]]:
         """The loss on ``(x, y)`` and its gradient for every parameter (copies, in ``trainable_weights`` order).
 
         No weights change; use it to check backprop from outside (see :mod:`tinynet.gradcheck`).
         """
         self.require_compiled("loss_and_gradients")
         x, targets = self.prepare_data(x, y)
+        weights = self.prepare_sample_weight(sample_weight, None, targets)
         self.build(x.shape[1:])
-        loss, _ = self.compute_gradients(x, targets)
+        loss, _ = self.compute_gradients(x, targets, sample_weight=weights)
         return loss, [g.copy() for layer in self.layers for g in layer.grads]
 
     # -- fit / evaluate / predict ----------------------------------------------------------------------------
-    def fit(self, x, y, batch_size=None, epochs=1, verbose="auto", validation_split=0.0, validation_data=None,
-            shuffle=True, callbacks=None) -> History:
+    def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
+            validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0) -> History:
         """Train for ``epochs`` passes over ``(x, y)`` in mini-batches; return a :class:`History`.
 
         x : array of shape (n_samples, features...); y : targets for the loss, e.g. labels of shape (n,) or (n, 1).
         Batches are consecutive slices of a fresh permutation each epoch (``shuffle=True``) or of the data as given;
-        the last, smaller batch is included. ``history["loss"][e]`` is the sample-weighted mean of the batch losses
-        of epoch ``e``, each computed before that batch's update (Keras's definition). ``validation_split=f``
-        holds out the *last* ``n - floor(n * (1 - f))`` samples, before any shuffling, as Keras does.
-        ``callbacks``: a list of :class:`tinynet.callbacks.Callback`.
+        the last, smaller batch is included. ``history["loss"][e]`` is the mean of the batch losses of epoch ``e``
+        weighted by batch size, each computed before that batch's update (Keras's definition).
+        ``validation_split=f`` holds out the *last* ``n - floor(n * (1 - f))`` samples (and their weights), before
+        any shuffling, as Keras does. ``sample_weight`` (one per sample) or ``class_weight`` (class -> weight)
+        weight each sample's loss. ``callbacks``: a list of :class:`tinynet.callbacks.Callback`.
         """
-        batch_size, epochs, verbose, callbacks, (x, y), val = self._fit_arguments(
-            x, y, batch_size, epochs, verbose, validation_split, validation_data, shuffle, callbacks)
+        run = self._fit_arguments(x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                                  shuffle, class_weight, sample_weight, initial_epoch)
+        x, targets, weights = run.data
         self.build(x.shape[1:])
-        history = History({"verbose": verbose, "epochs": epochs, "steps": math.ceil(len(x) / batch_size)}, self)
-        self.history, self.stop_training = history, False
+        steps = math.ceil(len(x) / run.batch_size)
+        # Keras's order: the user's callbacks, then a History, then the progress display (verbose 1 or 2)
+        callbacks = CallbackList(run.callbacks, self, add_history=True, add_progbar=run.verbose != 0,
+                                 verbose=run.verbose, epochs=run.epochs, steps=steps)
+        history, self.stop_training = callbacks.history, False
         callbacks.on_train_begin()
+        epoch, step, logs = run.initial_epoch, 0, None
+        stop_on_nan = any(isinstance(c, callbacks_mod.TerminateOnNaN) for c in run.callbacks)
         with DeferredInterrupt() as interrupt:
-            for epoch in range(epochs):
+            for epoch in range(run.initial_epoch, run.epochs):
+                self.reset_metrics()
                 callbacks.on_epoch_begin(epoch)
-                started, mean = time.perf_counter(), EpochMean()
-                for step, (xb, yb) in enumerate(batches(x, y, batch_size, self.rng if shuffle else None)):
+                seen = 0
+                rng = self.rng if run.shuffle else None
+                for step, (xb, tb, wb) in enumerate(batches((x, targets, weights), run.batch_size, rng)):
+                    callbacks.on_train_batch_begin(step)
                     try:
-                        logs = self.train_step(xb, yb)
+                        logs = self.train_step(xb, tb, wb)
                     except DivergenceError as exc:
-                        self._diverged(str(exc), epoch, step)
-                    mean.add(logs, len(xb))
-                    callbacks.on_train_batch_end(step, {**mean.result(), "batch_loss": logs["loss"],
+                        if not stop_on_nan:
+                            self._diverged(str(exc), epoch, step)
+                        if not np.isfinite(self._flat_params).all():
+                            self._flat_params[...] = self._previous       # keep the last finite weights
+                        self.loss_tracker.add({"loss": math.nan}, len(xb))   # TerminateOnNaN stops fit
+                        logs = self.metrics_result()
+                    seen += len(xb)
+                    callbacks.on_train_batch_end(step, {**logs, "batch_loss": self.loss_tracker.last["loss"],
                                                         "weights_before": self.weights_before_step})
                     if interrupt.requested or self.stop_training:
                         break
-                if interrupt.requested and mean.samples < len(x):   # stopped inside the epoch: not recorded
+                if interrupt.requested and seen < len(x):    # stopped inside the epoch: not recorded
                     break
                 if not np.isfinite(self._flat_params).all():
                     self._diverged("the weights became non-finite", epoch, step)
-                logs = mean.result()                   # over the samples seen, if a callback stopped early
-                if val is not None:
-                    logs.update({"val_" + k: v for k, v in self._evaluate_prepared(*val, batch_size).items()})
-                history.record(epoch, logs)
-                callbacks.on_epoch_end(epoch, dict(logs))
-                if verbose:
-                    print(epoch_line(epoch, epochs, time.perf_counter() - started, logs), flush=True)
+                logs = self.metrics_result()              # over the samples seen, if a callback stopped early
+                if run.validation is not None:
+                    val_logs = self._evaluate_prepared(*run.validation, run.batch_size)
+                    logs.update({"val_" + k: v for k, v in val_logs.items()})
+                callbacks.on_epoch_end(epoch, logs)       # History records them (after callbacks add, e.g., the lr)
                 if self.stop_training or interrupt.requested:
                     break
-        callbacks.on_train_end()
+        callbacks.on_train_end(logs)
         if interrupt.requested:
             raise KeyboardInterrupt(
-                f"fit interrupted in epoch {epoch + 1}/{epochs}: the model keeps the weights after step "
+                f"fit interrupted in epoch {epoch + 1}/{run.epochs}: the model keeps the weights after step "
                 f"{step + 1} of that epoch, and model.history the {len(history.epoch)} completed epochs")
         return history
 
-    def _fit_arguments(self, x, y, batch_size, epochs, verbose, validation_split, validation_data, shuffle,
-                       callbacks):
+    def _fit_arguments(self, x, y, batch_size, epochs, verbose, callbacks, validation_split, validation_data,
+                       shuffle, class_weight, sample_weight, initial_epoch) -> SimpleNamespace:
         """Every check of ``fit``'s arguments, before any state changes; the data prepared and split."""
         self.require_compiled("fit")
         batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
         epochs = positive_int(epochs, "epochs")
+        if isinstance(initial_epoch, bool) or not isinstance(initial_epoch, (int, np.integer)) or initial_epoch < 0:
+            raise ValueError(f"initial_epoch: expected an integer >= 0, received {describe(initial_epoch)}")
         verbose = _verbosity(verbose)
         split = real_number(validation_split, "validation_split", low=0.0, high=1.0, high_open=True)
         if not isinstance(shuffle, bool):
@@ -505,21 +656,30 @@ class Sequential:
         callbacks = [] if callbacks is None else callbacks
         if not isinstance(callbacks, (list, tuple)) or not all(isinstance(c, Callback) for c in callbacks):
             raise TypeError(f"callbacks: expected a list of tinynet.callbacks.Callback, received {describe(callbacks)}")
-        data, val = self.prepare_data(x, y), None
+        if x is None or y is None:
+            raise ValueError("x, y: expected arrays of samples and targets, received None")
+        xs, targets = self.prepare_data(x, y)
+        data = (xs, targets, self.prepare_sample_weight(sample_weight, class_weight, targets))
+        val = None
         if validation_data is not None:
-            if not isinstance(validation_data, (tuple, list)) or len(validation_data) != 2:
-                raise TypeError("validation_data: expected a tuple (x_val, y_val), "
+            if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
+                raise TypeError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
                                 f"received {describe(validation_data)}")
-            val = self.prepare_data(*validation_data, xname="validation_data[0]", yname="validation_data[1]")
-            if val[0].shape[1:] != data[0].shape[1:]:
+            xv, tv = self.prepare_data(*validation_data[:2], xname="validation_data[0]", yname="validation_data[1]")
+            wv = None
+            if len(validation_data) == 3:
+                wv = self.prepare_sample_weight(validation_data[2], None, tv, name="validation_data[2]")
+            if xv.shape[1:] != data[0].shape[1:]:
                 raise ValueError(f"validation_data[0]: expected samples of shape {data[0].shape[1:]}, "
-                                 f"received shape {val[0].shape}")
+                                 f"received shape {xv.shape}")
+            val = (xv, tv, wv)
         elif split > 0:
-            data, val = split_validation(*data, split)
+            data, val = split_validation(data, split)
             self._warn_if_class_sorted(data[1], val[1])
         self._check_optimizer()
         self._check_trainable()
-        return batch_size, epochs, verbose, CallbackList(callbacks, self), data, val
+        return SimpleNamespace(batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=list(callbacks),
+                               data=data, validation=val, shuffle=shuffle, initial_epoch=int(initial_epoch))
 
     def _diverged(self, what: str, epoch: int, step: int):
         """Stop training: keep finite weights (restoring those before the last update if needed) and raise."""
@@ -541,24 +701,29 @@ class Sequential:
                 "Shuffle it first or pass validation_data (see tinynet.datasets.train_test_split).",
                 UserWarning, stacklevel=4)
 
-    def _evaluate_prepared(self, x, targets, batch_size) -> dict[str, float]:
-        """Loss and metrics over prepared data, in batches, weighted by batch size (Keras's evaluate)."""
-        mean = EpochMean()
+    def _evaluate_prepared(self, x, targets, sample_weight, batch_size) -> dict[str, float]:
+        """Loss and metrics over prepared data, in batches; the loss weighted by batch size (Keras's evaluate)."""
+        self.reset_metrics()
         with np.errstate(over="ignore", invalid="ignore"):      # overflow is reported by name instead
-            for xb, tb in batches(x, targets, batch_size):
-                loss, out = self.compute_loss(xb, tb)
-                mean.add(self._batch_logs(loss, tb, out), xb.shape[0])
-            if not math.isfinite(mean.totals["loss"]):
+            for xb, tb, wb in batches((x, targets, sample_weight), batch_size):
+                loss, out = self.compute_loss(xb, tb, wb)
+                self.update_metrics(loss, tb, out, wb)
+            logs = self.metrics_result()
+            if not math.isfinite(logs["loss"]):
                 _check_outputs_finite(self.forward(x), x)
-        return mean.result()
+        return logs
 
-    def evaluate(self, x, y, batch_size=None, verbose=0, return_dict=False):
+    def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, return_dict=False):
         """Loss (and metrics) on ``(x, y)``: a float if there are no metrics, else ``[loss, *metrics]``."""
         self.require_compiled("evaluate")
         self.require_built("evaluate")
         batch_size = 32 if batch_size is None else positive_int(batch_size, "batch_size")
         verbose = _verbosity(verbose)
-        logs = self._evaluate_prepared(*self.prepare_data(x, y), batch_size)
+        if not isinstance(return_dict, bool):
+            raise TypeError(f"return_dict: expected True or False, received {describe(return_dict)}")
+        x, targets = self.prepare_data(x, y)
+        weights = self.prepare_sample_weight(sample_weight, None, targets)
+        logs = self._evaluate_prepared(x, targets, weights, batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)
         if return_dict:
@@ -614,7 +779,8 @@ class Sequential:
     # -- as a layer of another model: Sequential([model, Softmax()]) -----------------------------------------
     # Its weights stay in its own flat buffer, shared with the outer model, which sees them as its non-trainable
     # state (in its get_weights, not in its optimizer): Keras's probability model of the classification tutorial.
-    params = grads = param_names = ()
+    params = grads = param_names = param_regularizers = ()
+    activity_regularizer = None
 
     @property
     def state(self) -> list[np.ndarray]:

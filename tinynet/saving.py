@@ -13,13 +13,10 @@ import numpy as np
 
 from . import layers as layers_mod
 from . import losses as losses_mod
+from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
 from ._io import atomic_savez, read_npz
 
-_LOSSES = {"SparseCategoricalCrossentropy": losses_mod.SparseCategoricalCrossentropy,
-           "BinaryCrossentropy": losses_mod.BinaryCrossentropy,
-           "MeanSquaredError": losses_mod.MeanSquaredError}
-_OPTIMIZERS = {"Adam": optimizers_mod.Adam, "SGD": optimizers_mod.SGD}
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
 
 
@@ -38,11 +35,22 @@ def model_config(model) -> dict:
     }
     if model.compiled:
         config["compile"] = {
-            "loss": {"class_name": type(model.loss).__name__, "config": model.loss.get_config()},
+            "loss": losses_mod.serialize(model.loss),
             "optimizer": {"class_name": type(model.optimizer).__name__, "config": model.optimizer.get_config()},
-            "metrics": [key for key, _ in model.metrics],
+            "metrics": [_metric_spec(m) for m in model.metric_identifiers],
+            "weighted_metrics": [_metric_spec(m) for m in model.weighted_metric_identifiers],
         }
     return config
+
+
+def _metric_spec(identifier):
+    """A metric as compile received it: a name stays a name (resolved again from the data), an object is
+    serialized."""
+    return identifier if isinstance(identifier, str) else metrics_mod.serialize(identifier)
+
+
+def _metric_from_spec(spec):
+    return spec if isinstance(spec, str) else metrics_mod.deserialize(spec)
 
 
 def save_weights(model, path) -> None:
@@ -131,9 +139,11 @@ def load_model(path):
         model.set_weights(weights)
         compiled = config.get("compile")
         if compiled:
-            loss = _LOSSES[compiled["loss"]["class_name"]](**compiled["loss"]["config"])
-            optimizer = _OPTIMIZERS[compiled["optimizer"]["class_name"]](**compiled["optimizer"]["config"])
-            model.compile(optimizer=optimizer, loss=loss, metrics=compiled["metrics"])
+            loss = losses_mod.deserialize(compiled["loss"])
+            optimizer = optimizers_mod.deserialize(compiled["optimizer"])
+            model.compile(optimizer=optimizer, loss=loss,
+                          metrics=[_metric_from_spec(m) for m in compiled["metrics"]],
+                          weighted_metrics=[_metric_from_spec(m) for m in compiled.get("weighted_metrics", [])])
             state = {k[len("optimizer/"):]: v for k, v in arrays.items() if k.startswith("optimizer/")}
             optimizer.set_state(state, [model.flat_weights])
         rng_state = config.get("rng_state")

@@ -16,20 +16,20 @@ class DivergenceError(FloatingPointError):
     """Training produced a non-finite loss or non-finite weights."""
 
 
-def batches(x: np.ndarray, y: np.ndarray, batch_size: int,
-            rng: np.random.Generator | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """Consecutive slices of ``batch_size`` rows of ``(x, y)``, the last one smaller if need be (Keras's order).
+def batches(arrays: tuple, batch_size: int, rng: np.random.Generator | None = None) -> Iterator[tuple]:
+    """Consecutive slices of ``batch_size`` rows of each array of ``arrays`` (e.g. ``(x, targets,
+    sample_weight)``; a ``None`` stays ``None``), the last one smaller if need be (Keras's order).
 
     With ``rng`` the rows are those of a fresh permutation ``rng.permutation(n)`` (one draw per call: per epoch).
     """
-    n = x.shape[0]
+    n = arrays[0].shape[0]
     order = None if rng is None else rng.permutation(n)
     for start in range(0, n, batch_size):
         if order is None:
-            yield x[start:start + batch_size], y[start:start + batch_size]
+            yield tuple(None if a is None else a[start:start + batch_size] for a in arrays)
         else:
             rows = order[start:start + batch_size]
-            yield x.take(rows, axis=0), y.take(rows, axis=0)
+            yield tuple(None if a is None else a.take(rows, axis=0) for a in arrays)
 
 
 class EpochMean:
@@ -38,8 +38,11 @@ class EpochMean:
     def __init__(self):
         self.totals: dict[str, float] = {}
         self.samples = 0
+        self.last: dict[str, float] = {}
 
     def add(self, logs: dict[str, float], n: int) -> None:
+        """Add one batch's ``logs`` (each a mean over its ``n`` samples)."""
+        self.last = logs
         for key, value in logs.items():
             self.totals[key] = self.totals.get(key, 0.0) + value * n
         self.samples += n
@@ -48,13 +51,16 @@ class EpochMean:
         return {key: total / self.samples for key, total in self.totals.items()}
 
 
-def split_validation(x, y, fraction: float):
-    """Keras's ``validation_split``: the *last* ``n - floor(n * (1 - fraction))`` samples, before any shuffling."""
-    split_at = int(x.shape[0] * (1.0 - fraction))
-    if split_at == 0 or split_at == x.shape[0]:
-        raise ValueError(f"validation_split: {fraction} of {x.shape[0]} samples leaves {split_at} for training "
-                         f"and {x.shape[0] - split_at} for validation; expected both to be non-empty")
-    return (x[:split_at], y[:split_at]), (x[split_at:], y[split_at:])
+def split_validation(arrays: tuple, fraction: float) -> tuple[tuple, tuple]:
+    """Keras's ``validation_split`` of each array of ``arrays`` (``None`` stays ``None``): the *last*
+    ``n - floor(n * (1 - fraction))`` samples, before any shuffling."""
+    n = arrays[0].shape[0]
+    split_at = int(n * (1.0 - fraction))
+    if split_at == 0 or split_at == n:
+        raise ValueError(f"validation_split: {fraction} of {n} samples leaves {split_at} for training "
+                         f"and {n - split_at} for validation; expected both to be non-empty")
+    return (tuple(None if a is None else a[:split_at] for a in arrays),
+            tuple(None if a is None else a[split_at:] for a in arrays))
 
 
 def epoch_line(epoch: int, epochs: int, seconds: float, logs: dict[str, float]) -> str:
