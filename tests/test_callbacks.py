@@ -682,3 +682,29 @@ def test_end_to_end_with_a_real_sequential(tmp_path):
     rows = (tmp_path / "log.csv").read_text(encoding="utf-8").splitlines()
     assert rows[0].split(",")[:3] == ["epoch", "accuracy", "learning_rate"] and len(rows) == 4
     assert math.isclose(float(rows[3].split(",")[2]), 0.0125)
+
+
+def test_fit_calls_batch_hooks_only_when_a_callback_overrides_them(monkeypatch):
+    from tinynet.layers import Dense
+    from tinynet.losses import SparseCategoricalCrossentropy
+
+    calls = []
+    original = tc.CallbackList.on_train_batch_end
+    monkeypatch.setattr(tc.CallbackList, "on_train_batch_end",
+                        lambda self, batch, logs=None: (calls.append(batch), original(self, batch, logs)))
+
+    class OldStyle(tc.Callback):                       # Keras 2's name for the hook still counts
+        def __init__(self):
+            self.seen = []
+
+        def on_batch_end(self, batch, logs=None):
+            self.seen.append(round(logs["loss"], 6))
+
+    x, y = np.ones((40, 3), np.float32), np.arange(40) % 2
+    model = tinynet.Sequential([Dense(2, input_shape=(3,))], seed=0)
+    model.compile(optimizer="sgd", loss=SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, batch_size=10, verbose=0)
+    assert calls == []                                 # only History: no per-batch work
+    old = OldStyle()
+    model.fit(x, y, batch_size=10, verbose=0, callbacks=[old])
+    assert calls == [0, 1, 2, 3] and len(old.seen) == 4

@@ -400,8 +400,6 @@ def test_bad_segments_are_named_and_change_nothing(segments, match):
     before = _snapshot(opt, flat)
     with pytest.raises(ValueError, match=match):
         opt.apply(flat, [np.concatenate([g.ravel() for g in grads[1]])], segments=segments)
-    with pytest.raises(ValueError, match=match):
-        opt.update(flat, [np.concatenate([g.ravel() for g in grads[1]])], segments=segments)
     _assert_unchanged(opt, flat, before)
     assert opt.iterations == 1
 

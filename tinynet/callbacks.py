@@ -291,6 +291,12 @@ class CallbackList(Callback):
             for callback in self.callbacks:
                 callback.set_params(params)
 
+    def overrides(self, hook: str) -> bool:
+        """Whether any callback overrides ``hook`` (or, for a train-batch hook, the Keras alias it falls back to):
+        ``fit`` skips a per-batch hook nobody overrides, and the batch logs it would build."""
+        names = (hook, hook.replace("on_train_batch", "on_batch"))
+        return any(getattr(type(c), n) is not getattr(Callback, n) for c in self.callbacks for n in names)
+
     def set_model(self, model) -> None:
         if model is None:
             return

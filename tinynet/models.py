@@ -229,6 +229,13 @@ class Sequential:
         self.flat_weights = _read_only(self._flat_params)
         self.flat_gradients = _read_only(self._flat_grads)
         self.weights_before_step = _read_only(self._previous)
+        self.param_sizes = [p.size for p in self.trainable_weights]   # an optimizer's clipnorm is per tensor
+        # The regularized parameters (with their gradients) and layers, found once: each step adds their terms.
+        self.weight_regularizers = [(p, g, reg) for layer in self.layers
+                                    for p, g, reg in zip(layer.params, layer.grads, layer.param_regularizers,
+                                                         strict=True) if reg is not None]
+        self.activity_regularizers = {i: layer.activity_regularizer for i, layer in enumerate(self.layers)
+                                      if layer.activity_regularizer is not None}
         self.built = True
 
     def get_layer(self, name=None, index=None) -> Layer:
@@ -456,19 +463,16 @@ class Sequential:
         weight's penalty, plus each activity regularizer's penalty on that layer's output divided by the batch
         size."""
         penalty = 0.0
-        for layer, out in zip(self.layers, outputs, strict=True):
-            for p, reg in zip(layer.params, layer.param_regularizers, strict=True):
-                if reg is not None:
-                    penalty += reg.penalty(p)
-            if layer.activity_regularizer is not None:
-                penalty += layer.activity_regularizer.penalty(out) / out.shape[0]
+        for p, _, reg in self.weight_regularizers:
+            penalty += reg.penalty(p)
+        for i, reg in self.activity_regularizers.items():
+            penalty += reg.penalty(outputs[i]) / outputs[i].shape[0]
         return penalty
 
-    def _activity_gradient(self, layer, out) -> np.ndarray | None:
-        """``d/d out`` of ``layer``'s activity penalty ``reg(out) / N``, or None."""
-        if layer.activity_regularizer is None:
-            return None
-        return layer.activity_regularizer.gradient(out) / out.dtype.type(out.shape[0])
+    def _activity_gradient(self, i: int, out) -> np.ndarray | None:
+        """``d/d out`` of layer ``i``'s activity penalty ``reg(out) / N``, or None."""
+        reg = self.activity_regularizers.get(i)
+        return None if reg is None else reg.gradient(out) / out.dtype.type(out.shape[0])
 
     def compute_loss(self, x, targets, sample_weight=None) -> tuple[float, np.ndarray]:
         """The loss on a prepared batch (plus the regularization penalty) and the outputs, by an inference
@@ -496,16 +500,14 @@ class Sequential:
             trace.outputs, trace.loss_input = outputs, loss_input
         below = self.layers[:-1]
         grads_seen = [grad]
-        grad = self.head.backward(grad, bool(below), self._activity_gradient(self.layers[-1], outputs[-1]))
+        grad = self.head.backward(grad, bool(below), self._activity_gradient(len(below), outputs[-1]))
         for i in range(len(below) - 1, -1, -1):
-            extra = self._activity_gradient(below[i], outputs[i])
+            extra = self._activity_gradient(i, outputs[i])
             grad = grad if extra is None else grad + extra
             grads_seen.append(grad)
             grad = below[i].backward(grad, i > 0)          # the first layer needs no dL/dx
-        for layer in self.layers:
-            for p, g, reg in zip(layer.params, layer.grads, layer.param_regularizers, strict=True):
-                if reg is not None:
-                    g += reg.gradient(p)                  # d/dW of the weight penalty
+        for p, g, reg in self.weight_regularizers:
+            g += reg.gradient(p)                          # d/dW of the weight penalty
         if trace is not None:
             trace.output_grads = grads_seen[::-1]
         return loss, outputs[-1]
@@ -547,12 +549,6 @@ class Sequential:
         self.loss_tracker = EpochMean()
         for m in [*self.metrics, *self.weighted_metrics]:
             m.reset_state()
-
-    @property
-    def param_sizes(self) -> list[int]:
-        """The size of each trainable tensor, in ``flat_weights`` order (an optimizer's ``clipnorm`` is per
-        tensor)."""
-        return [p.size for p in self.trainable_weights]
 
     def _check_trainable(self) -> None:
         for layer in self.layers:
@@ -601,6 +597,7 @@ class Sequential:
         callbacks.on_train_begin()
         epoch, step, logs = run.initial_epoch, 0, None
         stop_on_nan = any(isinstance(c, callbacks_mod.TerminateOnNaN) for c in run.callbacks)
+        batch_begin, batch_end = callbacks.overrides("on_train_batch_begin"), callbacks.overrides("on_train_batch_end")
         with DeferredInterrupt() as interrupt:
             for epoch in range(run.initial_epoch, run.epochs):
                 self.reset_metrics()
@@ -608,7 +605,8 @@ class Sequential:
                 seen = 0
                 rng = self.rng if run.shuffle else None
                 for step, (xb, tb, wb) in enumerate(batches((x, targets, weights), run.batch_size, rng)):
-                    callbacks.on_train_batch_begin(step)
+                    if batch_begin:
+                        callbacks.on_train_batch_begin(step)
                     try:
                         logs = self.train_step(xb, tb, wb)
                     except DivergenceError as exc:
@@ -619,8 +617,9 @@ class Sequential:
                         self.loss_tracker.add({"loss": math.nan}, len(xb))   # TerminateOnNaN stops fit
                         logs = self.metrics_result()
                     seen += len(xb)
-                    callbacks.on_train_batch_end(step, {**logs, "batch_loss": self.loss_tracker.last["loss"],
-                                                        "weights_before": self.weights_before_step})
+                    if batch_end:
+                        callbacks.on_train_batch_end(step, {**logs, "batch_loss": self.loss_tracker.last["loss"],
+                                                            "weights_before": self.weights_before_step})
                     if interrupt.requested or self.stop_training:
                         break
                 if interrupt.requested and seen < len(x):    # stopped inside the epoch: not recorded

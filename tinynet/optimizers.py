@@ -111,7 +111,7 @@ class Optimizer:
         ``segments[i] = None``) each position is one tensor.
         """
         self._check(params, grads)
-        self.update(params, grads, segments)
+        self.update(params, grads, _segment_sizes(params, segments))
 
     def apply_gradients(self, grads_and_vars) -> None:
         """Keras-style: an iterable of ``(gradient, variable)`` pairs."""
@@ -119,9 +119,9 @@ class Optimizer:
         self.apply([v for _, v in pairs], [g for g, _ in pairs])
 
     def update(self, params, grads, segments=None) -> None:
-        """``apply`` without its checks of the arrays, for a caller that checked them once
-        (``Sequential.train_step``). ``segments`` is checked (a few integers)."""
-        sizes = _segment_sizes(params, segments)
+        """``apply`` without its checks, for a caller that checked its arrays and ``segments`` once
+        (``Sequential.train_step``)."""
+        sizes = segments or [[np.size(p)] for p in params]
         if self._state is None:
             self.build(params)
         grads = [np.asarray(g, dtype=var.dtype) for var, g in zip(params, grads, strict=True)]   # as Keras casts
