@@ -53,6 +53,18 @@ CASES = {
                    lambda rng, n: (rng.normal(size=(n, 2)), logits(rng, n, 2))),
     "mae (n,) beside (n, 1)": ("MeanAbsoluteError", tm.MeanAbsoluteError, {},
                                lambda rng, n: (rng.normal(size=n).astype(np.float32), logits(rng, n, 1))),
+    "binary crossentropy, logits, smoothing": (
+        "BinaryCrossentropy", tm.BinaryCrossentropy, {"from_logits": True, "label_smoothing": 0.1},
+        lambda rng, n: ((rng.random((n, 2)) > 0.5).astype(np.float32), logits(rng, n, 2))),
+    "binary crossentropy, probabilities": (
+        "BinaryCrossentropy", tm.BinaryCrossentropy, {},
+        lambda rng, n: ((rng.random((n, 1)) > 0.5).astype(np.float32), rng.uniform(0.01, 0.99, (n, 1)))),
+    "categorical crossentropy, logits": (
+        "CategoricalCrossentropy", tm.CategoricalCrossentropy, {"from_logits": True},
+        lambda rng, n: (rng.dirichlet(np.ones(3), n), logits(rng, n, 3))),
+    "sparse categorical crossentropy, probabilities": (
+        "SparseCategoricalCrossentropy", tm.SparseCategoricalCrossentropy, {},
+        lambda rng, n: (rng.integers(0, 4, n), rng.dirichlet(np.ones(4), n).astype(np.float32))),
 }
 
 
@@ -97,6 +109,7 @@ def test_float64_metrics_match_keras_float64(keras, case):
     ours = ours_cls(dtype="float64", **kwargs)
     for n in (6, 11):
         y_true, y_pred = make(rng, n)
+        y_pred = y_pred.astype(np.float64)                    # per-sample values in y_pred's dtype, in both
         w = rng.random(n)
         ref.update_state(y_true, y_pred, sample_weight=w)
         ours.update_state(y_true, y_pred, sample_weight=w)

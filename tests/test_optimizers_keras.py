@@ -163,6 +163,8 @@ SCHEDULES = [
     ("ExponentialDecay", {"initial_learning_rate": 0.5, "decay_steps": 3, "decay_rate": 0.99, "staircase": True}),
     ("ExponentialDecay", {"initial_learning_rate": 1e-3, "decay_steps": 2.5, "decay_rate": 1.0001}),
     ("PiecewiseConstantDecay", {"boundaries": [0, 1, 100, 101], "values": [1.0, 0.3, 0.1, 0.05, 1e-4]}),
+    ("InverseTimeDecay", {"initial_learning_rate": 0.001, "decay_steps": 20 * 1000, "decay_rate": 1}),
+    ("InverseTimeDecay", {"initial_learning_rate": 0.1, "decay_steps": 3, "decay_rate": 0.5, "staircase": True}),
 ]
 STEPS_TO_CHECK = list(range(0, 120)) + list(range(120, 1200, 7)) + [12345, 100_000]
 

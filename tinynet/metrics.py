@@ -27,6 +27,7 @@ import re
 import numpy as np
 
 from . import backend
+from . import losses as losses_mod
 from ._validation import as_array, class_labels, describe, float_array, float_dtype, real_number
 
 
@@ -460,10 +461,52 @@ class MeanAbsoluteError(MeanMetricWrapper):
         return Metric.get_config(self)
 
 
+class _CrossentropyMetric(MeanMetricWrapper):
+    """The weighted mean over samples of a ``tinynet.losses`` cross-entropy's per-sample values (its ``call``,
+    which checks the batch): Keras's cross-entropy metrics, e.g. to watch the loss without its regularization."""
+
+    loss_class: type = losses_mod.Loss
+
+    def __init__(self, name, dtype, **options):
+        self.options = options
+        self.loss = self.loss_class(reduction=None, **options)     # in y_pred's dtype, as Keras's fn
+        super().__init__(self.loss.call, name=name, dtype=dtype)
+
+    def get_config(self) -> dict:
+        return {**Metric.get_config(self), **self.options}
+
+
+class BinaryCrossentropy(_CrossentropyMetric):
+    """``tinynet.losses.BinaryCrossentropy`` per sample, averaged with the sample weights."""
+
+    loss_class = losses_mod.BinaryCrossentropy
+
+    def __init__(self, name="binary_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0):
+        super().__init__(name, dtype, from_logits=from_logits, label_smoothing=label_smoothing)
+
+
+class CategoricalCrossentropy(_CrossentropyMetric):
+    """``tinynet.losses.CategoricalCrossentropy`` per sample, averaged with the sample weights."""
+
+    loss_class = losses_mod.CategoricalCrossentropy
+
+    def __init__(self, name="categorical_crossentropy", dtype=None, from_logits=False, label_smoothing=0.0, axis=-1):
+        super().__init__(name, dtype, from_logits=from_logits, label_smoothing=label_smoothing, axis=axis)
+
+
+class SparseCategoricalCrossentropy(_CrossentropyMetric):
+    """``tinynet.losses.SparseCategoricalCrossentropy`` per sample, averaged with the sample weights."""
+
+    loss_class = losses_mod.SparseCategoricalCrossentropy
+
+    def __init__(self, name="sparse_categorical_crossentropy", dtype=None, from_logits=False):
+        super().__init__(name, dtype, from_logits=from_logits)
+
+
 # -- resolution and serialization ------------------------------------------------------------------------------
-_CLASSES = {cls.__name__: cls for cls in (Mean, MeanMetricWrapper, SparseCategoricalAccuracy, CategoricalAccuracy,
-                                          BinaryAccuracy, MeanSquaredError, MeanAbsoluteError)}
-_Y_CLASSES = (SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy, MeanSquaredError, MeanAbsoluteError)
+_Y_CLASSES = (SparseCategoricalAccuracy, CategoricalAccuracy, BinaryAccuracy, MeanSquaredError, MeanAbsoluteError,
+              BinaryCrossentropy, CategoricalCrossentropy, SparseCategoricalCrossentropy)
+_CLASSES = {cls.__name__: cls for cls in (Mean, MeanMetricWrapper, *_Y_CLASSES)}
 # The strings Keras's metrics.get takes for these (case-sensitive): class names, their snake case, and aliases.
 _BY_NAME = {
     **{cls.__name__: cls for cls in _Y_CLASSES},
@@ -576,7 +619,8 @@ def deserialize(spec) -> Metric:
 
 __all__ = [
     "Metric", "Mean", "MeanMetricWrapper", "SparseCategoricalAccuracy", "CategoricalAccuracy", "BinaryAccuracy",
-    "MeanSquaredError", "MeanAbsoluteError",
+    "MeanSquaredError", "MeanAbsoluteError", "BinaryCrossentropy", "CategoricalCrossentropy",
+    "SparseCategoricalCrossentropy",
     "sparse_categorical_accuracy", "categorical_accuracy", "binary_accuracy", "mean_squared_error",
     "mean_absolute_error", "sparse_categorical_accuracy_count",
     "ACCURACY_NAMES", "accuracy_class", "get", "serialize", "deserialize",

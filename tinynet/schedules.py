@@ -67,6 +67,34 @@ class ExponentialDecay(LearningRateSchedule):
                 "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
 
 
+class InverseTimeDecay(LearningRateSchedule):
+    """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; ``staircase=True`` floors
+    ``step / decay_steps`` (the schedule of Keras's "Overfit and underfit" tutorial)."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
+        _learning_rate(initial_learning_rate, "initial_learning_rate")
+        real_number(decay_steps, "decay_steps", low=0.0, low_open=True)        # Keras: decay_steps must be > 0
+        real_number(decay_rate, "decay_rate", low=0.0)
+        _bool(staircase, "staircase")
+        _name(name)
+        self.initial_learning_rate = initial_learning_rate
+        self.decay_steps = decay_steps
+        self.decay_rate = decay_rate
+        self.staircase = staircase
+        self.name = name
+
+    def __call__(self, step) -> float:
+        step = _step(step)
+        p = f32(step) / f32(self.decay_steps)               # in float32, as Keras casts everything
+        if self.staircase:
+            p = np.floor(p)
+        return float(f32(self.initial_learning_rate) / (f32(1) + f32(self.decay_rate) * p))
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
 class PiecewiseConstantDecay(LearningRateSchedule):
     """``values[0]`` while ``step <= boundaries[0]``, ``values[i]`` while ``boundaries[i-1] < step <=
     boundaries[i]``, and ``values[-1]`` once ``step > boundaries[-1]``."""
@@ -100,7 +128,8 @@ class PiecewiseConstantDecay(LearningRateSchedule):
         return {"boundaries": list(self.boundaries), "values": list(self.values), "name": self.name}
 
 
-_BY_NAME = {"ExponentialDecay": ExponentialDecay, "PiecewiseConstantDecay": PiecewiseConstantDecay}
+_BY_NAME = {"ExponentialDecay": ExponentialDecay, "InverseTimeDecay": InverseTimeDecay,
+            "PiecewiseConstantDecay": PiecewiseConstantDecay}
 
 
 def serialize(schedule: LearningRateSchedule) -> dict:
@@ -148,4 +177,5 @@ def _name(value) -> None:
         raise TypeError(f"name: expected a string, received {describe(value)}")
 
 
-__all__ = ["LearningRateSchedule", "ExponentialDecay", "PiecewiseConstantDecay", "serialize", "deserialize"]
+__all__ = ["LearningRateSchedule", "ExponentialDecay", "InverseTimeDecay", "PiecewiseConstantDecay", "serialize",
+           "deserialize"]
