@@ -12,7 +12,9 @@ step is one update of the whole model.
 
 from __future__ import annotations
 
+import copy
 import math
+import threading
 import warnings
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -155,6 +157,7 @@ class Sequential:
         self.metrics: list[metrics_mod.Metric] = []            # resolved at the first data after compile
         self.weighted_metrics: list[metrics_mod.Metric] = []
         self.loss_tracker = EpochMean()
+        self._resolving = threading.Lock()
         self.history: History | None = None
         self.stop_training = False
         self.declared_input_shape: tuple[int, ...] | None = None
@@ -375,8 +378,9 @@ class Sequential:
         if len(width) != 1:
             raise ValueError(f"{xname}: the model's output must be (samples, outputs), it is {('samples',) + width}")
         targets = self.loss.encode(y, x.shape[0], width[0], self.dtype, yname)
-        if not self.metrics and not self.weighted_metrics:
-            self._resolve_metrics(np.shape(y), (x.shape[0], width[0]), targets)
+        with self._resolving:                              # two threads' first calls resolve the metrics once
+            if not self.metrics and not self.weighted_metrics:
+                self._resolve_metrics(np.shape(y), (x.shape[0], width[0]), targets)
         return x, targets
 
     def _resolve_metrics(self, y_shape, out_shape, targets) -> None:
@@ -530,19 +534,12 @@ class Sequential:
 
     def update_metrics(self, loss: float, targets, out, sample_weight=None) -> None:
         """Add one batch to the loss tracker (weighted by batch size, as Keras) and to every metric."""
-        self.loss_tracker.add({"loss": loss}, out.shape[0])
-        if self.metrics or self.weighted_metrics:
-            y_true = self.loss.decode(targets)
-            for m in self.metrics:
-                m.update(y_true, out)
-            for m in self.weighted_metrics:
-                m.update(y_true, out, sample_weight)
+        _track_batch(self.loss, (self.loss_tracker, self.metrics, self.weighted_metrics), loss, targets, out,
+                     sample_weight)
 
     def metrics_result(self) -> dict[str, float]:
         """``{"loss": ..., <metric>: ...}`` since the last ``reset_metrics``."""
-        logs = {"loss": self.loss_tracker.result().get("loss", 0.0)}
-        logs.update({m.name: m.result() for m in [*self.metrics, *self.weighted_metrics]})
-        return logs
+        return _tracked_logs((self.loss_tracker, self.metrics, self.weighted_metrics))
 
     def reset_metrics(self) -> None:
         """Start the loss tracker and every metric afresh (``fit`` does at each epoch, ``evaluate`` at its start)."""
@@ -701,13 +698,19 @@ class Sequential:
                 UserWarning, stacklevel=4)
 
     def _evaluate_prepared(self, x, targets, sample_weight, batch_size) -> dict[str, float]:
-        """Loss and metrics over prepared data, in batches; the loss weighted by batch size (Keras's evaluate)."""
-        self.reset_metrics()
+        """Loss and metrics over prepared data, in batches; the loss weighted by batch size (Keras's evaluate).
+
+        Tracked in fresh copies of the metrics, not in the model's own: threads may evaluate one model at once.
+        """
+        fresh = [copy.deepcopy(m) for m in [*self.metrics, *self.weighted_metrics]]
+        for m in fresh:
+            m.reset_state()
+        tracking = (EpochMean(), fresh[:len(self.metrics)], fresh[len(self.metrics):])
         with np.errstate(over="ignore", invalid="ignore"):      # overflow is reported by name instead
             for xb, tb, wb in batches((x, targets, sample_weight), batch_size):
                 loss, out = self.compute_loss(xb, tb, wb)
-                self.update_metrics(loss, tb, out, wb)
-            logs = self.metrics_result()
+                _track_batch(self.loss, tracking, loss, tb, out, wb)
+            logs = _tracked_logs(tracking)
             if not math.isfinite(logs["loss"]):
                 _check_outputs_finite(self.forward(x), x)
         return logs
@@ -834,6 +837,26 @@ class Sequential:
             print_fn(f"Trainable params: {self._flat_params.size}")
             print_fn(f"Non-trainable params: {self.count_params() - self._flat_params.size}")
         print_fn(line)
+
+
+def _track_batch(loss_obj, tracking, loss: float, targets, out, sample_weight) -> None:
+    """Add one batch to ``tracking = (loss tracker, metrics, weighted metrics)``: the loss weighted by the batch
+    size (as Keras), the metrics on ``loss_obj.decode(targets)``, the weighted ones with ``sample_weight``."""
+    tracker, metrics, weighted = tracking
+    tracker.add({"loss": loss}, out.shape[0])
+    if metrics or weighted:
+        y_true = loss_obj.decode(targets)
+        for m in metrics:
+            m.update(y_true, out)
+        for m in weighted:
+            m.update(y_true, out, sample_weight)
+
+
+def _tracked_logs(tracking) -> dict[str, float]:
+    tracker, metrics, weighted = tracking
+    logs = {"loss": tracker.result().get("loss", 0.0)}
+    logs.update({m.name: m.result() for m in [*metrics, *weighted]})
+    return logs
 
 
 def _check_outputs_finite(out: np.ndarray, x: np.ndarray) -> None:
