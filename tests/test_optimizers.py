@@ -152,7 +152,7 @@ def test_get_and_set_state_round_trip():
 
 
 @pytest.mark.parametrize("make,error,match", [
-    (lambda: Adam(learning_rate=0), ValueError, "learning_rate"),
+    (lambda: Adam(learning_rate=-0.001), ValueError, "learning_rate"),
     (lambda: Adam(learning_rate=-1e-3), ValueError, "learning_rate"),
     (lambda: Adam(learning_rate="fast"), TypeError, "learning_rate"),
     (lambda: Adam(beta_1=1.0), ValueError, "beta_1"),

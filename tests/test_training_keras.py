@@ -44,7 +44,8 @@ SETUPS = [
 ]
 
 
-@pytest.mark.parametrize("weighting", ["none", "sample_weight", "class_weight"])
+@pytest.mark.parametrize("weighting", ["none", "sample_weight", "class_weight", "sample_weight+validation_split",
+                                       "class_weight+validation_split"])
 @pytest.mark.parametrize("setup", SETUPS, ids=lambda s: s[0])
 def test_three_epochs_match_keras(setup, weighting):
     tf, keras = import_tf()
@@ -56,14 +57,16 @@ def test_three_epochs_match_keras(setup, weighting):
     model.compile(optimizer=Adam(0.01), loss=loss(), metrics=metrics, weighted_metrics=metrics)
     twin.compile(optimizer=keras.optimizers.Adam(0.01), loss=getattr(keras.losses, kname)(**kkw),
                  metrics=metrics, weighted_metrics=metrics)
-    kwargs = {}
-    if weighting == "sample_weight":
+    kwargs = {"validation_data": (x[:32], y[:32], weights[:32])}
+    if weighting.startswith("sample_weight"):
         kwargs["sample_weight"] = weights
-    elif weighting == "class_weight":
+    elif weighting.startswith("class_weight"):
         kwargs["class_weight"] = {0: 0.5, 1: 2.0} if units == 1 else {0: 0.5, 2: 3.0, 3: 1.5}
-    val = (x[:32], y[:32], weights[:32])
-    ours = model.fit(x, y, batch_size=20, epochs=3, shuffle=False, verbose=0, validation_data=val, **kwargs)
-    ref = twin.fit(x, y, batch_size=20, epochs=3, shuffle=False, verbose=0, validation_data=val, **kwargs)
+    if weighting.endswith("validation_split"):              # the held-out part keeps its sample weights only
+        kwargs["validation_split"] = 0.25
+        del kwargs["validation_data"]
+    ours = model.fit(x, y, batch_size=20, epochs=3, shuffle=False, verbose=0, **kwargs)
+    ref = twin.fit(x, y, batch_size=20, epochs=3, shuffle=False, verbose=0, **kwargs)
     assert set(ours.history) == set(ref.history)
     for key, values in ref.history.items():
         np.testing.assert_allclose(ours.history[key], values, rtol=2e-5, atol=1e-6, err_msg=key)
@@ -125,9 +128,11 @@ def test_bad_weights_are_refused_before_training(kwargs, error, match):
     x, labels, *_ = _data(4)
     model = _model()
     before = model.get_weights()
+    model.compile(optimizer=Adam(), loss=L.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     with pytest.raises(error, match=match):
         model.fit(x, labels, verbose=0, **kwargs)
-    assert model.optimizer.iterations == 0
+    assert model.optimizer.iterations == 0 and set(model.optimizer.get_state()) == {"iterations"}
+    assert model.metrics == [] and not model.metrics_resolved        # nothing resolved before the checks end
     for a, b in zip(before, model.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
 
@@ -162,3 +167,44 @@ def test_terminate_on_nan_stops_fit_quietly_where_fit_would_raise():
         assert history.epoch == [0] and np.isnan(history.history["loss"][0])     # stopped after that batch
         for a, b in zip(before, model.get_weights(), strict=True):              # the bad step was not taken
             np.testing.assert_array_equal(a, b)
+
+
+def test_class_weight_uses_keras_formula_for_any_targets():
+    """Keras rounds a (N,)/(N, 1) target to a class and weighs classes missing from the dict by 1, whatever the
+    values (negative ones included); one-hot rows go by their argmax."""
+    _, keras = import_tf()
+    from keras.src.trainers.data_adapters.data_adapter_utils import class_weight_to_sample_weights
+
+    model = Sequential([Dense(1, input_shape=(D,))], seed=0)
+    model.compile(optimizer="sgd", loss="mse")
+    y = np.array([-2.0, 0.0, 1.0, 2.0, -1.0, 0.6, 1.4])
+    _, targets = model.prepare_data(np.zeros((7, D)), y)
+    ours = model.prepare_sample_weight(None, {1: 5.0, 0: 0.5}, targets)
+    np.testing.assert_array_equal(ours, class_weight_to_sample_weights(y[:, None], {1: 5.0, 0: 0.5}))
+    wide = Sequential([Dense(C, input_shape=(D,))], seed=0)
+    wide.compile(optimizer="sgd", loss=L.CategoricalCrossentropy(from_logits=True))
+    onehot = np.eye(C)[[3, 0, 2, 2]]
+    _, targets = wide.prepare_data(np.zeros((4, D)), onehot)
+    np.testing.assert_array_equal(wide.prepare_sample_weight(None, {2: 3.0}, targets),
+                                  class_weight_to_sample_weights(onehot, {2: 3.0}))
+
+
+def test_a_loss_dtype_other_than_the_models_is_one_function_in_fit_evaluate_and_gradcheck():
+    from tinynet import gradcheck
+
+    x, labels, *_ = _data(7)
+    model = Sequential([Dense(C, input_shape=(D,))], seed=0, dtype="float64")
+    model.compile(optimizer="sgd", loss=L.SparseCategoricalCrossentropy(from_logits=True, dtype="float32"))
+    loss, _ = model.loss_and_gradients(x, labels)
+    assert model.evaluate(x, labels, batch_size=N, verbose=0) == loss
+    exact = Sequential([Dense(C, input_shape=(D,))], seed=0, dtype="float64")
+    exact.compile(optimizer="sgd", loss=L.SparseCategoricalCrossentropy(from_logits=True))
+    assert exact.loss_and_gradients(x, labels)[0] != loss                 # float32 arithmetic really happened
+    assert gradcheck.check_model(exact, x, labels).ok
+
+
+def test_sparse_loss_arguments_are_in_keras_order():
+    assert L.SparseCategoricalCrossentropy(True, None).reduction == "sum_over_batch_size"
+    assert L.SparseCategoricalCrossentropy(True, None, "sum").reduction == "sum"
+    with pytest.raises(ValueError, match="ignore_class: tinynet supports only None"):
+        L.SparseCategoricalCrossentropy(False, "sum")

@@ -188,11 +188,14 @@ class Callback:
     batch's loss) and ``weights_before`` (a read-only view of the flat weights before the step); at an epoch's
     end: the epoch's ``loss``, metrics and ``val_*``; at the end of training: the last epoch's logs; ``None``
     elsewhere. Setting ``model.stop_training = True`` ends ``fit`` after the current batch. ``params`` is
-    ``{"verbose", "epochs", "steps"}`` once ``fit`` calls ``set_params``.
+    ``{"verbose", "epochs", "steps"}`` once ``fit`` calls ``set_params``. ``handles_nan = True`` (as
+    ``TerminateOnNaN``) asks ``fit`` to report a batch whose loss is not finite to the callbacks (``loss`` NaN) and
+    stop, instead of raising ``DivergenceError``.
     """
 
     model = None
     params = None
+    handles_nan = False
 
     def set_params(self, params) -> None:
         self.params = params
@@ -351,9 +354,10 @@ class _MonitorCallback(Callback):
     """Keras's ``MonitorCallback``: a monitored quantity, a direction (``mode``) and what counts as better.
 
     ``mode="auto"``: ``loss`` and ``val_loss`` are minimised; another ``val_<name>``/``<name>`` follows the
-    direction of the model's compiled metric ``<name>`` (accuracy up, errors down); anything else is an error when
-    the first epoch ends, as in Keras. An improvement is ``current - min_delta < best`` (minimising) or
-    ``current - min_delta > best`` (maximising), with ``min_delta`` made ``-|min_delta|`` when minimising.
+    direction of the model's compiled metric ``<name>`` (accuracy up, errors down); anything else is an error at
+    ``on_train_begin``, before any step (Keras: when the first epoch ends). An improvement is
+    ``current - min_delta < best`` (minimising) or ``current - min_delta > best`` (maximising), with ``min_delta``
+    made ``-|min_delta|`` when minimising.
     """
 
     def __init__(self, monitor="val_loss", mode="auto", baseline=None, min_delta=0):
@@ -362,6 +366,10 @@ class _MonitorCallback(Callback):
         self.best = baseline
         self.min_delta = abs(min_delta)
         self.monitor_op = None
+
+    def on_train_begin(self, logs=None):
+        if self.monitor_op is None:
+            self._set_monitor_op()      # an unknown direction is refused before any step (Keras: at the first epoch)
 
     def _set_monitor_op(self) -> None:
         if self.mode == "min":
@@ -451,6 +459,7 @@ class EarlyStopping(_MonitorCallback):
         self.start_from_epoch = start_from_epoch
 
     def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
         # The same instance may serve several fit calls.
         self.wait = 0
         self.stopped_epoch = 0
@@ -717,6 +726,7 @@ class ReduceLROnPlateau(_MonitorCallback):
         self.wait = 0
 
     def on_train_begin(self, logs=None):
+        super().on_train_begin(logs)
         self._reset()
 
     def on_epoch_end(self, epoch, logs=None):
@@ -836,6 +846,8 @@ class TerminateOnNaN(Callback):
     Prints ``Batch 3: Invalid loss, terminating training`` and sets ``model.stop_training``; with
     ``raise_error=True`` it raises ``RuntimeError`` at once instead (then ``on_train_end`` is not called).
     """
+
+    handles_nan = True
 
     def __init__(self, raise_error=False):
         self.raise_error = _flag(raise_error, "raise_error")

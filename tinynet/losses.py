@@ -88,16 +88,25 @@ class Loss:
         raise NotImplementedError
 
     def compute(self, targets, y_pred, sample_weight=None) -> tuple[float, np.ndarray]:
-        """The reduced loss and its gradient, for encoded targets (and weights from ``sample_weights``)."""
+        """The reduced loss and its gradient, for encoded targets (and weights from ``sample_weights``).
+
+        The loss is ``sum_i w_i loss_i / d`` (``d`` from ``divisor``), so row ``i`` of the gradient is
+        ``w_i / d`` times ``d loss_i / d y_pred``.
+        """
         dtype = y_pred.dtype
         targets, y_pred = self.in_dtype(targets, y_pred)
         values, grad = self.per_sample(targets, y_pred, want_grad=True)
         if sample_weight is not None:
             grad *= sample_weight.astype(grad.dtype).reshape(-1, 1) if sample_weight.ndim else sample_weight
-        scale = self.gradient_scale(values.shape[0], sample_weight)
-        if scale != 1:
-            grad *= grad.dtype.type(scale)                    # d(sum/N)/d(loss_i) = 1/N (TF multiplies by it)
+        d = self.divisor(values.shape[0], sample_weight)
+        if d != 1:
+            grad *= grad.dtype.type(1 / d if d else 0)            # d(sum/d)/d(loss_i) = 1/d (TF multiplies by it)
         return self.reduce(values, sample_weight), grad.astype(dtype, copy=False)
+
+    def value(self, targets, y_pred, sample_weight=None) -> float:
+        """The reduced loss alone, for encoded targets: what ``compute`` returns first, without the gradient."""
+        targets, y_pred = self.in_dtype(targets, y_pred)
+        return self.reduce(self.per_sample(targets, y_pred, want_grad=False)[0], sample_weight)
 
     def in_dtype(self, targets, y_pred):
         """Both in the loss's ``dtype`` when it has one (Keras converts them before computing)."""
@@ -117,17 +126,12 @@ class Loss:
         return total / divisor if divisor else 0.0           # Keras's divide_no_nan: 0 when nothing is weighted
 
     def divisor(self, n: int, sample_weight=None) -> float:
-        """What the weighted sum is divided by: ``N``, ``sum(w)`` or 1."""
+        """What the weighted sum is divided by: ``N``, ``sum(w)`` or 1 (a 0 makes the loss and gradient 0)."""
         if self.reduction == "sum":
             return 1.0
         if self.reduction == "mean_with_sample_weight" and sample_weight is not None:
             return float(np.sum(sample_weight, dtype=np.float64))
         return float(n)
-
-    def gradient_scale(self, n: int, sample_weight=None) -> float:
-        """``d loss / d (sum_i w_i loss_i)``: the reciprocal of ``divisor`` (0 when it is 0)."""
-        divisor = self.divisor(n, sample_weight)
-        return 1.0 / divisor if divisor else 0.0
 
     def from_logits_form(self, activation_name: str):
         """The loss Keras computes instead when ``y_pred`` comes out of ``activation_name``: it reads that
@@ -210,17 +214,20 @@ class SparseCategoricalCrossentropy(Loss):
     ``y_true``: labels of shape (n,) or (n, 1) with values in ``[0, classes)``.
     """
 
-    def __init__(self, from_logits: bool = False, reduction="sum_over_batch_size",
+    def __init__(self, from_logits: bool = False, ignore_class=None, reduction="sum_over_batch_size",
                  name="sparse_categorical_crossentropy", dtype=None):
         self.from_logits = _bool_arg(from_logits, "from_logits")
+        if ignore_class is not None:             # Keras's masking of one label value is not implemented
+            raise ValueError(f"ignore_class: tinynet supports only None, received {describe(ignore_class)}")
+        self.ignore_class = None
         super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits}
+        return {**super().get_config(), "from_logits": self.from_logits, "ignore_class": self.ignore_class}
 
     def from_logits_form(self, activation_name):
         if activation_name == "softmax" and not self.from_logits:
-            return SparseCategoricalCrossentropy(True, self.reduction, self.name, self.dtype)
+            return SparseCategoricalCrossentropy(True, reduction=self.reduction, name=self.name, dtype=self.dtype)
         return None
 
     def encode(self, y_true, n, width, dtype, name="y_true"):
@@ -419,8 +426,9 @@ def _float_targets(y_true, n, width, dtype, name, broadcast=True):
 
 
 # -- Keras's lowercase functions: per-sample values, shape (n,) ---------------------------------------------------
-def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False):
-    return SparseCategoricalCrossentropy(from_logits=from_logits).call(y_true, y_pred)
+def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None, axis=-1):
+    _class_axis(axis)
+    return SparseCategoricalCrossentropy(from_logits, ignore_class).call(y_true, y_pred)
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0, axis=-1):

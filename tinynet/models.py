@@ -22,7 +22,6 @@ from types import SimpleNamespace
 import numpy as np
 
 from . import backend, saving
-from . import callbacks as callbacks_mod
 from . import losses as losses_mod
 from . import metrics as metrics_mod
 from . import optimizers as optimizers_mod
@@ -157,6 +156,7 @@ class Sequential:
         self.metrics: list[metrics_mod.Metric] = []            # resolved at the first data after compile
         self.weighted_metrics: list[metrics_mod.Metric] = []
         self.loss_tracker = EpochMean()
+        self.metrics_resolved = False
         self._resolving = threading.Lock()
         self.history: History | None = None
         self.stop_training = False
@@ -333,6 +333,7 @@ class Sequential:
         self.metric_identifiers = identifiers["metrics"]
         self.weighted_metric_identifiers = identifiers["weighted_metrics"]
         self.metrics, self.weighted_metrics = [], []      # resolved from the first data (Keras's rule)
+        self.metrics_resolved = False
         self.head = OutputHead(self.layers[-1], loss_obj) if self.layers else None
         self.compiled = True
 
@@ -377,11 +378,20 @@ class Sequential:
         width = self.compute_output_shape(x.shape[1:])
         if len(width) != 1:
             raise ValueError(f"{xname}: the model's output must be (samples, outputs), it is {('samples',) + width}")
-        targets = self.loss.encode(y, x.shape[0], width[0], self.dtype, yname)
-        with self._resolving:                              # two threads' first calls resolve the metrics once
-            if not self.metrics and not self.weighted_metrics:
-                self._resolve_metrics(np.shape(y), (x.shape[0], width[0]), targets)
-        return x, targets
+        return x, self.loss.encode(y, x.shape[0], width[0], self.dtype, yname)
+
+    def resolve_metrics(self, y_shape, targets) -> None:
+        """Turn the compiled metric identifiers into metric objects, once after ``compile``, by Keras's
+        ``get_metric`` rule from the shapes of the targets as given (``y_shape``) and of the outputs; then check
+        each on one sample of the prepared ``targets`` (``ValueError`` naming it if it cannot read them).
+
+        ``fit`` and ``evaluate`` call it after every other check; ``train_step`` on a model not yet resolved, from
+        the targets' decoded shape. Under a lock: two threads' first calls resolve the metrics once.
+        """
+        with self._resolving:
+            if not self.metrics_resolved:
+                self._resolve_metrics(tuple(y_shape), targets.shape, targets)    # targets: the outputs' shape
+                self.metrics_resolved = True
 
     def _resolve_metrics(self, y_shape, out_shape, targets) -> None:
         """Keras's ``get_metric`` for each identifier, then one checked update on a sample (reset after)."""
@@ -422,11 +432,11 @@ class Sequential:
                                  f"{describe(key)}")
             weights[int(key)] = real_number(value, f"class_weight[{key}]", low=0.0)
         y = self.loss.decode(targets)
-        labels = y.argmax(axis=1) if y.ndim > 1 and y.shape[1] != 1 else np.round(y.reshape(n)).astype(np.int64)
-        table = np.ones(max(classes, int(labels.max()) + 1), dtype=self.dtype)
+        labels = y.argmax(axis=1) if y.ndim > 1 and y.shape[1] != 1 else np.round(y.reshape(n))
+        sample_weight = np.ones(n, dtype=self.dtype)
         for key, value in weights.items():
-            table[key] = value
-        return table[labels]
+            sample_weight[labels == key] = value                # Keras: class_weight.get(label, 1.0)
+        return sample_weight
 
     def _check_batch(self, x, targets, sample_weight=None) -> None:
         """Constant-time checks that ``(x, targets, sample_weight)`` came from ``prepare_data`` (and
@@ -483,8 +493,7 @@ class Sequential:
         forward pass (no caches, no gradients)."""
         self._check_batch(x, targets, sample_weight)
         loss_input, outputs = self._forward_to_head(x, False)
-        values = self.head.loss.per_sample(targets, loss_input, False)[0]
-        loss = self.head.loss.reduce(values, sample_weight) + self.regularization_penalty(outputs)
+        loss = self.head.loss.value(targets, loss_input, sample_weight) + self.regularization_penalty(outputs)
         return loss, outputs[-1]
 
     def compute_gradients(self, x, targets, trace: Trace | None = None, sample_weight=None
@@ -534,6 +543,8 @@ class Sequential:
 
     def update_metrics(self, loss: float, targets, out, sample_weight=None) -> None:
         """Add one batch to the loss tracker (weighted by batch size, as Keras) and to every metric."""
+        if not self.metrics_resolved:
+            self.resolve_metrics(self.loss.decode(targets[:1]).shape, targets)
         _track_batch(self.loss, (self.loss_tracker, self.metrics, self.weighted_metrics), loss, targets, out,
                      sample_weight)
 
@@ -593,7 +604,7 @@ class Sequential:
         history, self.stop_training = callbacks.history, False
         callbacks.on_train_begin()
         epoch, step, logs = run.initial_epoch, 0, None
-        stop_on_nan = any(isinstance(c, callbacks_mod.TerminateOnNaN) for c in run.callbacks)
+        stop_on_nan = any(c.handles_nan for c in run.callbacks)    # e.g. TerminateOnNaN: it stops fit itself
         batch_begin, batch_end = callbacks.overrides("on_train_batch_begin"), callbacks.overrides("on_train_batch_end")
         with DeferredInterrupt() as interrupt:
             for epoch in range(run.initial_epoch, run.epochs):
@@ -655,8 +666,8 @@ class Sequential:
         if x is None or y is None:
             raise ValueError("x, y: expected arrays of samples and targets, received None")
         xs, targets = self.prepare_data(x, y)
-        data = (xs, targets, self.prepare_sample_weight(sample_weight, class_weight, targets))
-        val = None
+        weights = self.prepare_sample_weight(sample_weight, class_weight, targets)   # checks class_weight too
+        data, val = (xs, targets, None if class_weight is not None else weights), None
         if validation_data is not None:
             if not isinstance(validation_data, (tuple, list)) or len(validation_data) not in (2, 3):
                 raise TypeError("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), "
@@ -672,8 +683,11 @@ class Sequential:
         elif split > 0:
             data, val = split_validation(data, split)
             self._warn_if_class_sorted(data[1], val[1])
+        if class_weight is not None:             # as Keras: class weights for the training part only
+            data = (data[0], data[1], self.prepare_sample_weight(None, class_weight, data[1]))
         self._check_optimizer()
         self._check_trainable()
+        self.resolve_metrics(np.shape(y), targets)              # the one change of state, after every check
         return SimpleNamespace(batch_size=batch_size, epochs=epochs, verbose=verbose, callbacks=list(callbacks),
                                data=data, validation=val, shuffle=shuffle, initial_epoch=int(initial_epoch))
 
@@ -725,6 +739,7 @@ class Sequential:
             raise TypeError(f"return_dict: expected True or False, received {describe(return_dict)}")
         x, targets = self.prepare_data(x, y)
         weights = self.prepare_sample_weight(sample_weight, None, targets)
+        self.resolve_metrics(np.shape(y), targets)
         logs = self._evaluate_prepared(x, targets, weights, batch_size)
         if verbose:
             print(" - ".join(f"{k}: {v:.4f}" for k, v in logs.items()), flush=True)

@@ -17,6 +17,7 @@ float64 updates agree with Keras's to float32 rounding of the hyperparameters, n
 
 from __future__ import annotations
 
+import re
 import sys
 
 import numpy as np
@@ -44,9 +45,9 @@ class Optimizer:
                  global_clipnorm=None, name=None):
         if not isinstance(learning_rate, LearningRateSchedule):
             if callable(learning_rate):
-                raise TypeError("learning_rate: expected a positive number or a "
+                raise TypeError("learning_rate: expected a number >= 0 or a "
                                 f"tinynet.schedules.LearningRateSchedule, received {describe(learning_rate)}")
-            learning_rate = real_number(learning_rate, "learning_rate", low=0.0, low_open=True)
+            learning_rate = real_number(learning_rate, "learning_rate", low=0.0)
         if weight_decay is not None:
             weight_decay = real_number(weight_decay, "weight_decay", low=0.0)
         clips = {"clipnorm": clipnorm, "clipvalue": clipvalue, "global_clipnorm": global_clipnorm}
@@ -60,7 +61,7 @@ class Optimizer:
         self._learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = (clips[k] for k in clips)
-        self.name = name or type(self).__name__.lower()
+        self.name = name or _snake_case(type(self).__name__)      # Keras's default: "adam", "rm_sprop", "adam_w"
         self.iterations = 0
         self._state: dict[str, list[np.ndarray]] | None = None
         self._shapes: list[tuple[int, ...]] = []
@@ -93,11 +94,6 @@ class Optimizer:
         self._learning_rate = real_number(value, "learning_rate", low=0.0)
 
     @property
-    def current_learning_rate(self) -> float:
-        """The learning rate the next step uses, a float (``learning_rate`` read, named for what it is)."""
-        return self.learning_rate
-
-    @property
     def learning_rate_schedule(self) -> LearningRateSchedule | None:
         """The schedule the optimizer was given as ``learning_rate``, or ``None`` for a number."""
         return self._learning_rate if isinstance(self._learning_rate, LearningRateSchedule) else None
@@ -115,7 +111,10 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars) -> None:
         """Keras-style: an iterable of ``(gradient, variable)`` pairs."""
-        pairs = list(grads_and_vars)
+        pairs = list(grads_and_vars) if not isinstance(grads_and_vars, (str, bytes, np.ndarray)) else None
+        if pairs is None or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
+            raise TypeError(f"grads_and_vars: expected (gradient, variable) pairs, e.g. zip(grads, params), received "
+                            f"{describe(grads_and_vars)}")
         self.apply([v for _, v in pairs], [g for g, _ in pairs])
 
     def update(self, params, grads, segments=None) -> None:
@@ -247,6 +246,13 @@ class Optimizer:
         return cls(**config)
 
 
+def _snake_case(name: str) -> str:
+    """Keras's ``to_snake_case``: ``"RMSprop"`` -> ``"rm_sprop"``, ``"AdamW"`` -> ``"adam_w"``, ``"SGD"`` ->
+    ``"sgd"``."""
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
 def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
     """Whether ``a`` and ``b`` are the same elements of the same memory (an array and a full view of it, such as a
     model's read-only ``flat_weights``)."""
@@ -326,7 +332,7 @@ class SGD(Optimizer):
     def __init__(self, learning_rate=0.01, momentum=0.0, nesterov=False, weight_decay=None, clipnorm=None,
                  clipvalue=None, global_clipnorm=None, name=None):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
-        self.momentum = real_number(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.momentum = real_number(momentum, "momentum", low=0.0, high=1.0)
         if not isinstance(nesterov, bool):
             raise TypeError(f"nesterov: expected True or False, received {describe(nesterov)}")
         self.nesterov = nesterov
@@ -407,7 +413,7 @@ class RMSprop(Optimizer):
                  weight_decay=None, clipnorm=None, clipvalue=None, global_clipnorm=None, name=None):
         super().__init__(learning_rate, weight_decay, clipnorm, clipvalue, global_clipnorm, name)
         self.rho = real_number(rho, "rho", low=0.0, high=1.0, high_open=True)
-        self.momentum = real_number(momentum, "momentum", low=0.0, high=1.0, high_open=True)
+        self.momentum = real_number(momentum, "momentum", low=0.0, high=1.0)
         self.epsilon = real_number(epsilon, "epsilon", low=0.0)
         if not isinstance(centered, bool):
             raise TypeError(f"centered: expected True or False, received {describe(centered)}")
