@@ -14,7 +14,7 @@ endif
 export TF_ENABLE_ONEDNN_OPTS := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: test lint train bench bench-quick clean venv
+.PHONY: test lint train bench bench-quick mutate clean venv
 
 venv: $(STAMP)
 
@@ -33,6 +33,11 @@ test: lint
 train: $(STAMP)
 	$(VENV)/bin/tinynet train
 
+# Mutation testing (mutmut 3, configured in pyproject.toml); not part of `make test`. See docs/testing.md.
+mutate: $(STAMP)
+	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut results
+
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 
@@ -40,4 +45,4 @@ bench-quick: $(STAMP)
 	$(PY) benchmarks/run.py --quick
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis build *.egg-info mutants
