@@ -296,6 +296,7 @@ def train_test_split(X, y, test_size=0.2, stratify=True, seed=0):
 # MAT v5 element data types a reader may meet inside an array (miMATRIX = 14 nests; 15 = miCOMPRESSED).
 _MAT5_DATA_TYPES = frozenset({1, 2, 3, 4, 5, 6, 7, 9, 12, 13, 16, 17, 18})
 _MAT5_MATRIX, _MAT5_COMPRESSED = 14, 15
+_MAX_MAT_INFLATED = 1 << 30   # what a MAT file's compressed elements may inflate to in all (MNIST in float64: 0.4 GiB)
 
 
 def _check_mat5_elements(data: bytes, path: str) -> None:
@@ -308,8 +309,10 @@ def _check_mat5_elements(data: bytes, path: str) -> None:
     if len(data) < 128 or data[126:128] not in (b"IM", b"MI"):
         return                                      # not v5 (v4, HDF5-based v7.3, or not a MAT file at all)
     order = "<" if data[126:128] == b"IM" else ">"
+    budget = _MAX_MAT_INFLATED
 
     def walk(buf: bytes, inside_matrix: bool, depth: int) -> None:
+        nonlocal budget
         pos = 0
         while pos < len(buf):
             if len(buf) - pos < 8:
@@ -326,10 +329,9 @@ def _check_mat5_elements(data: bytes, path: str) -> None:
                 raise ValueError(f"an element of {count} bytes at offset {pos} that runs past its container")
             payload = buf[start:start + count]
             if mdtype == _MAT5_COMPRESSED and not inside_matrix and depth == 0:
-                try:
-                    walk(memoryview(zlib.decompress(payload)), False, depth + 1)
-                except zlib.error as exc:
-                    raise ValueError(f"a compressed element that does not decompress ({exc})") from None
+                inflated = _inflate_mat5_element(payload, order, budget)
+                budget -= len(inflated)
+                walk(memoryview(inflated), False, depth + 1)
             elif mdtype == _MAT5_MATRIX:
                 if depth > 32:
                     raise ValueError("arrays nested more than 32 deep")
@@ -342,6 +344,30 @@ def _check_mat5_elements(data: bytes, path: str) -> None:
         walk(memoryview(data)[128:], False, 0)             # memoryview: slices without copying
     except ValueError as exc:
         raise ValueError(f"{path!r} is not a readable MAT file ({exc})") from None
+
+
+def _inflate_mat5_element(payload, order: str, budget: int) -> bytes:
+    """A compressed element's contents, inflated no further than the element inside declares: its 8-byte tag
+    first, then exactly the bytes the tag counts (refused beyond ``budget``), and then the zlib stream must end. A
+    bomb is refused after 8 bytes (it declares too much) or at its declared end (it holds more), never inflated."""
+    try:
+        tag = zlib.decompressobj().decompress(payload, 8)
+        if len(tag) < 8:
+            raise ValueError("a compressed element shorter than an element tag")
+        first, count = np.frombuffer(tag, dtype=order + "u4", count=2).tolist()
+        size = 8 if first >> 16 else 8 + count          # a small element packs its 4 bytes into the tag
+        if size > budget:
+            raise ValueError(f"a compressed element that inflates to {size} bytes, beyond the "
+                             f"{_MAX_MAT_INFLATED >> 20} MiB tinynet inflates from one MAT file")
+        inflater = zlib.decompressobj()
+        contents = inflater.decompress(payload, size)
+        if len(contents) < size:
+            raise ValueError(f"a compressed element that ends before the {size} bytes it declares")
+        if inflater.decompress(inflater.unconsumed_tail, 1) or not inflater.eof:
+            raise ValueError(f"a compressed element that does not end after the {size} bytes it declares")
+    except zlib.error as exc:
+        raise ValueError(f"a compressed element that does not decompress ({exc})") from None
+    return contents
 
 
 def _existing_file(path, name: str = "path") -> str:
