@@ -40,13 +40,12 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
-    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; ``staircase=True`` floors the exponent."""
+class _StepDecay(LearningRateSchedule):
+    """The arguments ExponentialDecay and InverseTimeDecay share (each checks its own ``decay_rate`` first)."""
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase, name):
         _learning_rate(initial_learning_rate, "initial_learning_rate")
         real_number(decay_steps, "decay_steps", low=0.0, low_open=True)        # Keras: decay_steps must be > 0
-        real_number(decay_rate, "decay_rate", low=0.0, low_open=True)
         _bool(staircase, "staircase")
         _name(name)
         self.initial_learning_rate = initial_learning_rate
@@ -54,6 +53,18 @@ class ExponentialDecay(LearningRateSchedule):
         self.decay_rate = decay_rate
         self.staircase = staircase
         self.name = name
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
+                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_StepDecay):
+    """``initial_learning_rate * decay_rate ** (step / decay_steps)``; ``staircase=True`` floors the exponent."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="ExponentialDecay"):
+        real_number(decay_rate, "decay_rate", low=0.0, low_open=True)
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step) -> float:
         step = _step(step)
@@ -62,26 +73,15 @@ class ExponentialDecay(LearningRateSchedule):
             p = np.floor(p)
         return float(f32(self.initial_learning_rate) * f32(self.decay_rate) ** p)
 
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
 
 
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_StepDecay):
     """``initial_learning_rate / (1 + decay_rate * step / decay_steps)``; ``staircase=True`` floors
     ``step / decay_steps`` (the schedule of Keras's "Overfit and underfit" tutorial)."""
 
     def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name="InverseTimeDecay"):
-        _learning_rate(initial_learning_rate, "initial_learning_rate")
-        real_number(decay_steps, "decay_steps", low=0.0, low_open=True)        # Keras: decay_steps must be > 0
         real_number(decay_rate, "decay_rate", low=0.0)
-        _bool(staircase, "staircase")
-        _name(name)
-        self.initial_learning_rate = initial_learning_rate
-        self.decay_steps = decay_steps
-        self.decay_rate = decay_rate
-        self.staircase = staircase
-        self.name = name
+        super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step) -> float:
         step = _step(step)
@@ -90,9 +90,6 @@ class InverseTimeDecay(LearningRateSchedule):
             p = np.floor(p)
         return float(f32(self.initial_learning_rate) / (f32(1) + f32(self.decay_rate) * p))
 
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
-                "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
