@@ -220,6 +220,11 @@ def _train(args) -> int:
     model.save_weights(os.path.join(out, "weights.npz"))
     figures = report.write_figures(out, data.images(X_val), y_val, val["probs"], history=history,
                                    rng=np.random.default_rng(args.seed), dataset=data.title)
+    if data.image_shape is not None:
+        first = model.layers[0]
+        dead = np.flatnonzero((first(X_train) == 0).all(axis=0))     # off for every training digit
+        figures["weights"] = report.plot_weights(first.kernel, os.path.join(out, "weights.png"), data.image_shape,
+                                                 data.order, dead=dead, title=f"First-layer weights ({data.title})")
     metrics = {
         "command": "train", "tinynet_version": __version__,
         "created": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),

@@ -345,13 +345,20 @@ def plot_activations(inspection: Inspection, path, bins: int = 40) -> str:
     return _save(fig, path)
 
 
-def _per_layer_lines(ax, monitor: TrainingMonitor, values: np.ndarray, smooth: int) -> None:
-    """One colour per layer, solid for kernels and dashed for biases; a running mean over ``smooth`` steps."""
-    layers = list(dict.fromkeys(name.split("/")[0] for name in monitor.param_names))
-    colours = {layer: f"C{i % 10}" for i, layer in enumerate(layers)}
+def _layers_of(monitor: TrainingMonitor) -> list[str]:
+    return list(dict.fromkeys(name.split("/")[0] for name in monitor.param_names))
+
+
+def _per_layer_lines(ax, monitor: TrainingMonitor, values: np.ndarray, smooth: int, only: str | None = None
+                     ) -> None:
+    """One colour per layer, solid for kernels and dashed for biases; a running mean over ``smooth`` steps.
+    ``only``: draw that layer's tensors alone."""
+    colours = {layer: f"C{i % 10}" for i, layer in enumerate(_layers_of(monitor))}
     steps = np.arange(1, values.shape[0] + 1)
     for j, name in enumerate(monitor.param_names):
         layer, pname = name.split("/", 1)
+        if only is not None and layer != only:
+            continue
         series = values[:, j]
         if smooth > 1 and series.size >= smooth:
             finite = np.where(np.isfinite(series), series, 0.0)
@@ -383,11 +390,15 @@ def plot_gradient_norms(monitor: TrainingMonitor, path, smooth: int = 20) -> str
     _check_type(monitor, TrainingMonitor, "monitor")
     path = output_path(path)
     smooth = _smooth_arg(smooth)
-    fig = _new_figure(8, 4.5)
-    ax = fig.subplots()
-    _per_layer_lines(ax, monitor, monitor.grad_norms, smooth)
-    ax.set_ylabel("||dL/dW|| (L2 norm)")
-    ax.set_title(f"Gradient norm per parameter tensor (running mean over {smooth} steps)")
+    # One panel per layer: the layers' kernel norms are often of one size and would hide one another.
+    layers = _layers_of(monitor)
+    fig = _new_figure(8, 1.2 + 2.4 * max(1, len(layers)))
+    axes = fig.subplots(max(1, len(layers)), 1, sharex=True, squeeze=False).ravel()
+    for ax, layer in zip(axes, layers, strict=False):
+        _per_layer_lines(ax, monitor, monitor.grad_norms, smooth, only=layer)
+        ax.set_ylabel("||dL/dW|| (L2 norm)")
+        ax.set_title(f"{layer}", fontsize=10)
+    fig.suptitle(f"Gradient norm per parameter tensor, one panel per layer (running mean over {smooth} steps)")
     return _save(fig, path)
 
 

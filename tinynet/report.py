@@ -17,8 +17,8 @@ from matplotlib.patches import Rectangle
 from ._io import atomic_write
 from ._validation import class_labels, describe
 
-__all__ = ["plot_history", "plot_predictions", "plot_confusion", "plot_confident_mistakes", "softmax",
-           "write_figures"]
+__all__ = ["plot_history", "plot_predictions", "plot_confusion", "plot_confident_mistakes", "plot_weights",
+           "softmax", "write_figures"]
 
 _RED = "#d62728"
 _DPI = 100
@@ -132,6 +132,50 @@ def plot_confident_mistakes(images, y_true, probs, path, count: int = 24, column
     labels = [(f"pred {y_pred[i]} (p={confidence[i]:.3f})\ntrue {y_true[i]}", _RED) for i in worst]
     header = f"{title}: {worst.size} of {wrong.size} mistakes (out of {len(y_true)} digits)"
     return _save(_digit_grid(images[worst], labels, columns, header, two_lines=True), path)
+
+
+def plot_weights(kernel, path, image_shape, order: str = "F", dead=None, columns: int = 5,
+                 title: str = "First-layer weights") -> str:
+    """Each first-layer unit's incoming weights (a column of ``kernel``) drawn as an image of the input.
+
+    kernel : (pixels, units) array, ``model.layers[0].kernel``; pixels must equal ``h * w``.
+    image_shape : ``(h, w)``; order : ``"F"`` for ex3data1 (column-major pixels), ``"C"`` for MNIST.
+    dead : indices of units to mark as dead (a red frame and "dead" in the title), e.g.
+        ``inspect_batch(...).dead_relu[name].dead_units``. Colours: red positive, blue negative, one symmetric
+        scale for all units, so their sizes compare.
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.ndim != 2:
+        raise ValueError(f"kernel: expected a (pixels, units) array, received {describe(kernel)}")
+    if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2
+            or int(image_shape[0]) * int(image_shape[1]) != kernel.shape[0]):
+        raise ValueError(f"image_shape: expected (h, w) with h * w = {kernel.shape[0]} pixels, received "
+                         f"{image_shape!r}")
+    if order not in ("F", "C"):
+        raise ValueError(f"order: expected 'F' or 'C', received {order!r}")
+    dead_set = {int(i) for i in (() if dead is None else np.asarray(dead).ravel())}
+    units = kernel.shape[1]
+    columns = max(1, min(int(columns), units))
+    rows = -(-units // columns)
+    fig = _figure(1.6 * columns + 1.0, 1.75 * rows + 0.6)
+    limit = float(np.abs(kernel).max()) or 1.0
+    image = None
+    for j in range(units):
+        ax = fig.add_subplot(rows, columns, j + 1)
+        image = ax.imshow(kernel[:, j].reshape(image_shape, order=order), cmap="RdBu_r", vmin=-limit, vmax=limit,
+                          interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        is_dead = j in dead_set
+        ax.set_title(f"unit {j}" + (" (dead)" if is_dead else ""), fontsize=9, color=_RED if is_dead else "black")
+        if is_dead:
+            for spine in ax.spines.values():
+                spine.set_edgecolor(_RED)
+                spine.set_linewidth(2.5)
+    fig.colorbar(image, ax=fig.axes, shrink=0.6, label="weight")
+    marked = f", {len(dead_set)} dead (red)" if dead_set else ""
+    fig.suptitle(f"{title}: {units} units{marked}")
+    return _save(fig, path)
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
