@@ -58,6 +58,11 @@ class _StepDecay(LearningRateSchedule):
         return {"initial_learning_rate": self.initial_learning_rate, "decay_steps": self.decay_steps,
                 "decay_rate": self.decay_rate, "staircase": self.staircase, "name": self.name}
 
+    def progress(self, step) -> np.float32:
+        """``step / decay_steps`` in float32 (as Keras casts everything), floored with ``staircase``."""
+        p = f32(_step(step)) / f32(self.decay_steps)
+        return np.floor(p) if self.staircase else p
+
 
 class ExponentialDecay(_StepDecay):
     """``initial_learning_rate * decay_rate ** (step / decay_steps)``; ``staircase=True`` floors the exponent."""
@@ -67,12 +72,8 @@ class ExponentialDecay(_StepDecay):
         super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step) -> float:
-        step = _step(step)
-        p = f32(step) / f32(self.decay_steps)               # in float32, as Keras casts everything
-        if self.staircase:
-            p = np.floor(p)
+        p = self.progress(step)
         return float(f32(self.initial_learning_rate) * f32(self.decay_rate) ** p)
-
 
 
 class InverseTimeDecay(_StepDecay):
@@ -84,12 +85,8 @@ class InverseTimeDecay(_StepDecay):
         super().__init__(initial_learning_rate, decay_steps, decay_rate, staircase, name)
 
     def __call__(self, step) -> float:
-        step = _step(step)
-        p = f32(step) / f32(self.decay_steps)               # in float32, as Keras casts everything
-        if self.staircase:
-            p = np.floor(p)
+        p = self.progress(step)
         return float(f32(self.initial_learning_rate) / (f32(1) + f32(self.decay_rate) * p))
-
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
