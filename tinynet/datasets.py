@@ -154,44 +154,82 @@ def load_mnist_idx(images_path, labels_path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _read_idx(path: str, magic: int, ndim: int) -> tuple[np.ndarray, tuple[int, ...]]:
-    raw = _read_bytes(path)
+    """The IDX file's pixels or labels and its dimensions. The header is read first and fixes how many bytes the
+    file must hold, so a gzip file is inflated no further than that (a bomb is refused at its declared end)."""
     kind = "images" if magic == _IDX_IMAGES else "labels"
     header = 4 + 4 * ndim
-    found = int.from_bytes(raw[:4], "big") if len(raw) >= 4 else None
-    if found is not None and found != magic:
-        raise ValueError(f"{path!r} is not an MNIST {kind} IDX file: magic number {found}, expected {magic}")
-    if len(raw) < header:
-        raise ValueError(f"{path!r} is not an MNIST {kind} IDX file: {len(raw)} bytes, shorter than its "
-                         f"{header}-byte header")
-    dims = tuple(int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
-    if 0 in dims:
-        raise ValueError(f"{path!r}: the IDX header gives dimensions {dims}; expected all to be positive")
-    expected = header + math.prod(dims)
-    if len(raw) != expected:
-        what = "truncated" if len(raw) < expected else "longer than its header says"
-        raise ValueError(f"{path!r} is {what}: the header {dims} needs {expected} bytes, the file has "
-                         f"{len(raw)}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header), dims
+    with _IdxStream(path) as stream:
+        head = stream.read(header)
+        found = int.from_bytes(head[:4], "big") if len(head) >= 4 else None
+        if found is not None and found != magic:
+            raise ValueError(f"{path!r} is not an MNIST {kind} IDX file: magic number {found}, expected {magic}")
+        if len(head) < header:
+            raise ValueError(f"{path!r} is not an MNIST {kind} IDX file: {len(head)} bytes, shorter than its "
+                             f"{header}-byte header")
+        dims = tuple(int.from_bytes(head[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim))
+        if 0 in dims:
+            raise ValueError(f"{path!r}: the IDX header gives dimensions {dims}; expected all to be positive")
+        expected = header + math.prod(dims)
+        if expected > _MAX_IDX_BYTES:
+            raise ValueError(f"{path!r}: the IDX header gives dimensions {dims}, {expected} bytes; refusing to read "
+                             f"more than {_MAX_IDX_BYTES >> 20} MiB (MNIST's largest file is 45 MiB)")
+        body = stream.read(expected - header)
+        extra = stream.read(1)
+    if len(body) < expected - header or extra:
+        size = f"{header + len(body)}" if not extra else "more"
+        what = "truncated" if not extra else "longer than its header says"
+        raise ValueError(f"{path!r} is {what}: the header {dims} needs {expected} bytes, the file has {size}")
+    return np.frombuffer(body, dtype=np.uint8), dims
 
 
-_MAX_IDX_BYTES = 1 << 30      # a cap on decompressed IDX data, against gzip bombs
+_MAX_IDX_BYTES = 1 << 30      # what one IDX file may hold once inflated, whatever its header claims
 
 
-def _read_bytes(path: str) -> bytes:
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-        if raw[:2] == b"\x1f\x8b":
-            inflater = zlib.decompressobj(wbits=31)           # gzip framing
-            raw = inflater.decompress(raw, _MAX_IDX_BYTES)
-            if inflater.unconsumed_tail:
-                raise ValueError(f"{path!r} decompresses to more than {_MAX_IDX_BYTES >> 20} MiB; refusing to read "
-                                 "it (MNIST's largest file is 45 MiB)")
-            if not inflater.eof:
-                raise ValueError(f"{path!r} could not be read (the gzip stream is truncated)")
-    except (OSError, EOFError, zlib.error) as exc:
-        raise ValueError(f"{path!r} could not be read ({_reason(exc)})") from exc
-    return raw
+class _IdxStream:
+    """An IDX file's bytes, raw or gzip (told by the content, not the name), read in pieces: ``read(n)`` returns at
+    most ``n`` bytes, so nothing past what the caller asks for is ever inflated. Read errors are ``ValueError``."""
+
+    def __init__(self, path: str):
+        self.path = path
+        try:
+            self._file = open(path, "rb")
+            self._gzip = self._file.read(2) == b"\x1f\x8b"
+            self._file.seek(0)
+        except OSError as exc:
+            raise ValueError(f"{path!r} could not be read ({_reason(exc)})") from exc
+        self._inflater = zlib.decompressobj(wbits=31) if self._gzip else None     # wbits=31: gzip framing
+
+    def __enter__(self) -> _IdxStream:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._file.close()
+
+    def read(self, n: int) -> bytes:
+        pieces, left = [], n
+        try:
+            while left > 0:
+                piece = self._next(min(left, 1 << 20))
+                if not piece:
+                    break
+                pieces.append(piece)
+                left -= len(piece)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise ValueError(f"{self.path!r} could not be read ({_reason(exc)})") from exc
+        return b"".join(pieces)
+
+    def _next(self, n: int) -> bytes:
+        if not self._gzip:
+            return self._file.read(n)
+        while True:
+            if self._inflater.eof:
+                return b""
+            data = self._inflater.unconsumed_tail or self._file.read(1 << 16)
+            if not data:
+                raise ValueError(f"{self.path!r} could not be read (the gzip stream is truncated)")
+            piece = self._inflater.decompress(data, n)
+            if piece:
+                return piece
 
 
 # -- scikit-learn's 8x8 digits -----------------------------------------------------------------------------

@@ -222,12 +222,14 @@ def fields(required: dict, optional: dict | None = None):
 
 def spec(classes: dict, kind: str):
     """``{"class_name": ..., "config": {...}}`` for one of ``classes``, its config checked by that class's schema."""
+    article = "an" if kind[0] in "aeiou" else "a"
+
     def check(value, at):
         if not isinstance(value, dict) or set(value) != {"class_name", "config"}:
-            _fail(at, f"a {kind} as {{'class_name': ..., 'config': {{...}}}}", value)
+            _fail(at, f"{article} {kind} as {{'class_name': ..., 'config': {{...}}}}", value)
         class_name = value["class_name"]
         if not isinstance(class_name, str) or class_name not in classes:
-            _fail(_child(at, "class_name"), f"a {kind} class of tinynet, one of {sorted(classes)}", class_name)
+            _fail(_child(at, "class_name"), f"{article} {kind} class of tinynet, one of {sorted(classes)}", class_name)
         classes[class_name](value["config"], _child(at, "config"))
     return check
 
