@@ -310,3 +310,18 @@ def test_probability_model_shares_the_weights_of_the_model_inside():
         probability_model.fit(x, y, verbose=0)
     with pytest.raises(ValueError, match="must be built"):
         Sequential([Sequential([Dense(2)]), Softmax()])
+
+
+def test_default_names_are_keras_names():
+    """A layer, optimizer or metric made without a name gets Keras's: its ``to_snake_case`` of the class name
+    (Keras then adds ``_1``, ``_2`` to repeats process-wide; a ``Sequential`` numbers repeats within itself)."""
+    import_tf()
+    from keras.src.utils.naming import to_snake_case
+
+    from tinynet import layers, metrics, optimizers
+    made = [layers.Dense(2), layers.ReLU(), layers.LeakyReLU(), layers.ELU(), layers.Softmax(), layers.Dropout(0.5),
+            layers.Normalization(), layers.Flatten(), optimizers.SGD(), optimizers.Adam(), optimizers.AdamW(),
+            optimizers.RMSprop(), optimizers.Adagrad(), metrics.SparseCategoricalAccuracy(), metrics.BinaryAccuracy(),
+            metrics.MeanSquaredError(), metrics.CategoricalCrossentropy()]
+    assert [m.name for m in made] == [to_snake_case(type(m).__name__) for m in made]
+    assert [m.name for m in made[1:4]] == ["re_lu", "leaky_re_lu", "elu"]

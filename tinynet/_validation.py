@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import numbers
+import re
 
 import numpy as np
 
@@ -197,3 +198,11 @@ def constructor_arguments(cls, config, name: str) -> dict:
     if missing:
         raise ValueError(f"{name}: expected a value for each argument {cls.__name__} requires, missing {missing}")
     return dict(config)
+
+
+def snake_case(name: str) -> str:
+    """Keras's default names from class names (its ``to_snake_case``): ``"MeanSquaredError"`` ->
+    ``"mean_squared_error"``, ``"ReLU"`` -> ``"re_lu"``, ``"ELU"`` -> ``"elu"``, ``"RMSprop"`` -> ``"rm_sprop"``."""
+    name = re.sub(r"\W+", "", name)
+    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()

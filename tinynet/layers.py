@@ -11,17 +11,12 @@ Shapes: ``(batch, features)`` for ``Dense`` and the activations; ``Flatten`` tur
 
 from __future__ import annotations
 
-import re
 from functools import partial
 
 import numpy as np
 
 from . import activations, backend, initializers, regularizers
-from ._validation import checked_weights, describe, float_array, float_dtype, positive_int, real_number
-
-
-def _snake_case(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+from ._validation import checked_weights, describe, float_array, float_dtype, positive_int, real_number, snake_case
 
 
 def shape_tuple(value, name: str) -> tuple[int, ...]:
@@ -44,7 +39,7 @@ class Layer:
     def __init__(self, name: str | None = None, input_shape=None):
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name: expected a string or None, received {describe(name)}")
-        self.name = name or _snake_case(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.input_shape = None if input_shape is None else shape_tuple(input_shape, "input_shape")
         self.built = False
         self.params: list[np.ndarray] = []

@@ -22,13 +22,12 @@ from __future__ import annotations
 
 import inspect
 import numbers
-import re
 
 import numpy as np
 
 from . import backend
 from . import losses as losses_mod
-from ._validation import as_array, class_labels, describe, float_array, float_dtype, real_number
+from ._validation import as_array, class_labels, describe, float_array, float_dtype, real_number, snake_case
 
 
 # -- the per-sample formulas, on arrays already in Keras's form (no checks) ----------------------------------
@@ -178,13 +177,6 @@ def _checked_threshold(threshold) -> float:
     return threshold
 
 
-def _snake_case(name: str) -> str:
-    """Keras's ``to_snake_case``: ``"MeanSquaredError"`` -> ``"mean_squared_error"``."""
-    name = re.sub(r"\W+", "", name)
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
-
-
 # -- the public per-sample functions (checked) -----------------------------------------------------------------
 def sparse_categorical_accuracy(y_true, y_pred) -> np.ndarray:
     """Per-sample matches, shape (n,): 1.0 where ``argmax(y_pred)`` (n, classes) is the label ``y_true`` (n,) or
@@ -242,7 +234,7 @@ class Metric:
     """
 
     def __init__(self, name=None, dtype=None):
-        self.name = _checked_name(name, _snake_case(type(self).__name__))
+        self.name = _checked_name(name, snake_case(type(self).__name__))
         self.dtype = float_dtype(backend.floatx() if dtype is None else dtype).name
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
@@ -510,7 +502,7 @@ _CLASSES = {cls.__name__: cls for cls in (Mean, MeanMetricWrapper, *_Y_CLASSES)}
 # The strings Keras's metrics.get takes for these (case-sensitive): class names, their snake case, and aliases.
 _BY_NAME = {
     **{cls.__name__: cls for cls in _Y_CLASSES},
-    **{_snake_case(cls.__name__): cls for cls in _Y_CLASSES},
+    **{snake_case(cls.__name__): cls for cls in _Y_CLASSES},
     "mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError, "MAE": MeanAbsoluteError,
 }
 ACCURACY_NAMES = ("accuracy", "acc")   # any case; resolved by the shapes of y_true and y_pred (compile_utils)
@@ -579,7 +571,7 @@ def get(identifier, y_true_shape=None, y_pred_shape=None) -> Metric:
         return identifier()
     if callable(identifier):
         name = getattr(identifier, "__name__", type(identifier).__name__)
-        return MeanMetricWrapper(identifier, name=_snake_case(name))
+        return MeanMetricWrapper(identifier, name=snake_case(name))
     raise TypeError(f"metrics: expected a metric name such as 'accuracy', a Metric or a function, received "
                     f"{describe(identifier)}")
 

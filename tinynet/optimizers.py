@@ -17,13 +17,12 @@ float64 updates agree with Keras's to float32 rounding of the hyperparameters, n
 
 from __future__ import annotations
 
-import re
 import sys
 
 import numpy as np
 
 from . import schedules
-from ._validation import constructor_arguments, describe, real_number, spec_parts
+from ._validation import constructor_arguments, describe, real_number, snake_case, spec_parts
 from .schedules import LearningRateSchedule
 
 # ``from tinynet.optimizers.schedules import ExponentialDecay`` works as in Keras.
@@ -61,7 +60,7 @@ class Optimizer:
         self._learning_rate = learning_rate
         self.weight_decay = weight_decay
         self.clipnorm, self.clipvalue, self.global_clipnorm = (clips[k] for k in clips)
-        self.name = name or _snake_case(type(self).__name__)      # Keras's default: "adam", "rm_sprop", "adam_w"
+        self.name = name or snake_case(type(self).__name__)      # Keras's default: "adam", "rm_sprop", "adam_w"
         self.iterations = 0
         self._state: dict[str, list[np.ndarray]] | None = None
         self._shapes: list[tuple[int, ...]] = []
@@ -244,13 +243,6 @@ class Optimizer:
         if isinstance(config.get("learning_rate"), dict):
             config["learning_rate"] = schedules.deserialize(config["learning_rate"], f"{name}['learning_rate']")
         return cls(**config)
-
-
-def _snake_case(name: str) -> str:
-    """Keras's ``to_snake_case``: ``"RMSprop"`` -> ``"rm_sprop"``, ``"AdamW"`` -> ``"adam_w"``, ``"SGD"`` ->
-    ``"sgd"``."""
-    name = re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)
-    return re.sub("([a-z])([A-Z])", r"\1_\2", name).lower()
 
 
 def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
