@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import os
+import signal
 
 import numpy as np
 import pytest
 import scipy.io
+
+
+@pytest.fixture(autouse=True, scope="session")
+def ctrl_c_raises():
+    """Ctrl-C as in an interactive Python (KeyboardInterrupt), even where the suite was started with SIGINT ignored
+    (a background job, mutmut's workers), so the Ctrl-C tests see what a user's terminal gives them."""
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
 
 
 def digits_path() -> str | None:
