@@ -267,6 +267,96 @@ def test_plots_reject_bad_arguments(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_pre_activations_and_their_gradients():
+    x, y = _data()
+    model = _model(dtype="float64")
+    info = inspect.inspect_batch(model, x, y)
+    assert list(info.pre_activations) == list(info.pre_activation_grads) == ["dense", "dense_1", "activation",
+                                                                             "dense_2"]
+    dense, dense_1, _, dense_2 = model.layers
+    np.testing.assert_allclose(info.pre_activations["dense"], x @ dense.kernel + dense.bias, rtol=1e-12)
+    np.testing.assert_allclose(info.pre_activations["dense_1"], info.activations["dense"] @ dense_1.kernel
+                               + dense_1.bias, rtol=1e-12)
+    # An activation layer's pre-activation is its input, the output of the layer below.
+    np.testing.assert_array_equal(info.pre_activations["activation"], info.activations["dense_1"])
+    for name in ("dense", "activation"):                   # ReLU: dL/dz = dL/d output where z > 0, else 0
+        z = info.pre_activations[name]
+        np.testing.assert_array_equal(info.pre_activation_grads[name], info.output_grads[name] * (z > 0))
+        assert np.any(z <= 0) and np.any(z > 0)
+    for name in ("dense_1", "dense_2"):                    # linear: dL/dz = dL/d output
+        np.testing.assert_array_equal(info.pre_activation_grads[name], info.output_grads[name])
+    np.testing.assert_allclose(info.param_grads["dense/kernel"], x.T @ info.pre_activation_grads["dense"],
+                               rtol=1e-12, atol=1e-15)
+
+
+def test_pre_activation_of_a_fused_softmax_output_is_the_logits():
+    x, y = _data()
+    model = Sequential([Dense(6, activation="relu", input_shape=(5,)), Dense(3, activation="softmax")], seed=0,
+                       dtype="float64")
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=False), optimizer=Adam(0.01))
+    info = inspect.inspect_batch(model, x, y)
+    out = model.layers[1]
+    z = info.pre_activations["dense_1"]
+    np.testing.assert_allclose(z, info.activations["dense"] @ out.kernel + out.bias, rtol=1e-12)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(info.activations["dense_1"], p, rtol=1e-12)
+    np.testing.assert_allclose(info.pre_activation_grads["dense_1"], (p - np.eye(3)[y]) / len(y), rtol=1e-10,
+                               atol=1e-15)
+
+
+def test_gradient_images_are_the_first_kernels_columns(tmp_path):
+    model = _seed_model()
+    rng = np.random.default_rng(4)
+    x, y = rng.uniform(0, 1, size=(50, 400)), rng.integers(0, 10, size=50)
+    info = inspect.inspect_batch(model, x, y)
+    grad = info.param_grads["dense/kernel"]
+    images = inspect.plot_gradient_images(info, tmp_path / "grad_images.png")
+    _assert_png(tmp_path / "grad_images.png")
+    assert images.shape == (25, 20, 20)
+    for j in (0, 7, 24):
+        np.testing.assert_array_equal(images[j], grad[:, j].reshape(20, 20, order="F"))
+        np.testing.assert_array_equal(images[j].ravel(order="F"), grad[:, j])
+    c_order = inspect.plot_gradient_images(info, tmp_path / "c.png", image_shape=(20, 20), order="C", columns=8)
+    np.testing.assert_array_equal(c_order, images.transpose(0, 2, 1))
+    assert np.any(images != c_order)                       # the order really changes the picture
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "grad_images.png"]
+
+
+def test_gradient_images_reject_bad_arguments(tmp_path):
+    info = inspect.inspect_batch(_seed_model(), np.ones((4, 400)), np.arange(4))
+    with pytest.raises(ValueError, match="image_shape"):
+        inspect.plot_gradient_images(info, tmp_path / "g.png", image_shape=(20, 21))
+    with pytest.raises(ValueError, match="image_shape"):
+        inspect.plot_gradient_images(info, tmp_path / "g.png", image_shape=400)
+    with pytest.raises(ValueError, match="order"):
+        inspect.plot_gradient_images(info, tmp_path / "g.png", order="K")
+    with pytest.raises(ValueError, match="columns"):
+        inspect.plot_gradient_images(info, tmp_path / "g.png", columns=0)
+    with pytest.raises(TypeError, match="inspection"):
+        inspect.plot_gradient_images(object(), tmp_path / "g.png")
+    with pytest.raises(ValueError, match="path"):
+        inspect.plot_gradient_images(info, tmp_path / "missing" / "g.png")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_histograms_draw_the_inspections_arrays(tmp_path):
+    x, y = _data()
+    info = inspect.inspect_batch(_model(), x, y)
+    drawn = inspect.plot_histograms(info, tmp_path / "hist.png", bins=20)
+    _assert_png(tmp_path / "hist.png")
+    assert list(drawn) == list(info.pre_activations)
+    for name, arrays in drawn.items():
+        assert set(arrays) == {"pre_activation", "backward"}
+        np.testing.assert_array_equal(arrays["pre_activation"], info.pre_activations[name].ravel())
+        np.testing.assert_array_equal(arrays["backward"], info.pre_activation_grads[name].ravel())
+    with pytest.raises(ValueError, match="bins"):
+        inspect.plot_histograms(info, tmp_path / "h.png", bins=0)
+    with pytest.raises(TypeError, match="inspection"):
+        inspect.plot_histograms({"not": "an inspection"}, tmp_path / "h.png")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["hist.png"]
+
+
 # -- Sequential.summary --------------------------------------------------------------------------------
 def test_summary_of_the_seed_model():
     lines = []

@@ -121,3 +121,101 @@ def test_write_figures_full_set_and_without_images(tmp_path):
     other = tmp_path / "other"
     other.mkdir()
     assert set(report.write_figures(other, None, y, probs, rng=np.random.default_rng(0))) == {"confusion"}
+
+
+# -- the computational graph ---------------------------------------------------------------------------
+def _seed_net(dtype="float64", seed=0, last="linear", from_logits=True):
+    from tinynet import Sequential
+    from tinynet.layers import Dense
+    from tinynet.losses import SparseCategoricalCrossentropy
+    from tinynet.optimizers import Adam
+
+    model = Sequential([Dense(25, activation="relu", input_shape=(400,)), Dense(15, activation="relu"),
+                        Dense(10, activation=last)], seed=seed, dtype=dtype)
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=from_logits), optimizer=Adam(learning_rate=0.001))
+    return model
+
+
+def _graph_batch(n=32, seed=20):
+    rng = np.random.default_rng(seed)
+    return rng.uniform(0, 1, size=(n, 400)), rng.integers(0, 10, size=n)
+
+
+def test_computational_graph_draws_the_traces_values(tmp_path):
+    from tinynet.models import Trace
+
+    model = _seed_net()
+    x, y = _graph_batch()
+    weights = model.get_weights()
+    drawn = report.plot_computational_graph(model, x, y, tmp_path / "graph.png")
+    width, height = png_size(tmp_path / "graph.png")
+    assert width >= 1500 and height >= 500 and os.path.getsize(tmp_path / "graph.png") > 20000
+    assert set(drawn) == {"X", "L", *(f"{p}{k}" for p in ("W", "b", "Z") for k in (1, 2, 3)), "A1", "A2",
+                          *(f"dL/d{p}{k}" for p in ("W", "b", "Z") for k in (1, 2, 3)), "dL/dA1", "dL/dA2"}
+    for before, after in zip(weights, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(after, before)                 # drawing trains nothing
+    # The same pass, traced directly: every drawn value is the trace's (or the layer's weights and gradients).
+    trace = Trace()
+    loss, _ = model.compute_gradients(*model.prepare_data(x, y), trace=trace)
+    assert drawn["L"] == loss
+    np.testing.assert_array_equal(drawn["X"], x)
+    for k, name in enumerate(["A1", "A2", "Z3"]):
+        np.testing.assert_array_equal(drawn[name], trace.outputs[k], err_msg=name)
+    for k, name in enumerate(["dL/dA1", "dL/dA2", "dL/dZ3"]):
+        np.testing.assert_array_equal(drawn[name], trace.output_grads[k], err_msg=name)
+    grads = [np.array(g) for layer in model.layers for g in layer.grads]
+    names = ["W1", "b1", "W2", "b2", "W3", "b3"]
+    for name, w, g in zip(names, model.get_weights(), grads, strict=True):
+        np.testing.assert_array_equal(drawn[name], w, err_msg=name)
+        np.testing.assert_array_equal(drawn[f"dL/d{name}"], g, err_msg=name)
+    for k, layer in enumerate(model.layers[:2], start=1):
+        np.testing.assert_array_equal(drawn[f"Z{k}"], layer.cached("z"))
+        np.testing.assert_array_equal(drawn[f"dL/dZ{k}"], drawn[f"dL/dA{k}"] * (drawn[f"Z{k}"] > 0))
+    np.testing.assert_allclose(drawn["dL/dW1"], x.T @ drawn["dL/dZ1"], rtol=1e-12, atol=1e-15)
+
+
+def test_computational_graph_of_a_fused_softmax_output(tmp_path):
+    model = _seed_net(last="softmax", from_logits=False)
+    x, y = _graph_batch(n=8)
+    drawn = report.plot_computational_graph(model, x, y, tmp_path / "graph.png")
+    assert "A3" not in drawn and "dL/dA3" not in drawn               # the loss reads the logits Z3
+    z = drawn["Z3"]
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(drawn["dL/dZ3"], (p - np.eye(10)[y]) / len(y), rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(model.predict(x), p, rtol=1e-10)
+
+
+def test_computational_graph_argument_checks(tmp_path):
+    from tinynet import Sequential
+    from tinynet.layers import Dense, ReLU
+    from tinynet.losses import SparseCategoricalCrossentropy
+
+    x, y = _graph_batch(n=4)
+    with pytest.raises(TypeError, match="model"):
+        report.plot_computational_graph("a model", x, y, tmp_path / "g.png")
+    mixed = Sequential([Dense(5, input_shape=(400,)), ReLU(), Dense(10)])
+    mixed.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer="adam")
+    with pytest.raises(ValueError, match="model: expected a stack of Dense layers.*ReLU"):
+        report.plot_computational_graph(mixed, x, y, tmp_path / "g.png")
+    model = _seed_net()
+    before = np.array(model.flat_gradients)
+    with pytest.raises(ValueError, match="path"):
+        report.plot_computational_graph(model, x, y, tmp_path / "missing" / "g.png")
+    with pytest.raises(ValueError, match="y"):
+        report.plot_computational_graph(model, x, y[:3], tmp_path / "g.png")
+    uncompiled = Sequential([Dense(10, input_shape=(400,))])
+    with pytest.raises(ValueError, match="compile"):
+        report.plot_computational_graph(uncompiled, x, y, tmp_path / "g.png")
+    np.testing.assert_array_equal(model.flat_gradients, before)       # refused before any pass ran
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_docs_graph_png_is_the_figure_backprop_md_draws(tmp_path):
+    """docs/graph.png is there, a PNG of the size the function draws for the seed network (7 nodes)."""
+    docs_png = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "graph.png")
+    model = _seed_net(dtype="float32")
+    x, y = _graph_batch()
+    report.plot_computational_graph(model, x, y, tmp_path / "graph.png")
+    assert png_size(docs_png) == png_size(tmp_path / "graph.png")
+    assert os.path.getsize(docs_png) > 20000

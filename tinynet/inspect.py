@@ -15,8 +15,8 @@ Two ways in:
   reads, so training is bit-identical with or without it.
 
 Plots (PNG, written atomically with matplotlib's Agg canvas, whatever the pyplot backend):
-:func:`plot_activations`, :func:`plot_gradient_norms`, :func:`plot_update_ratios`. Each takes an output
-path and returns it.
+:func:`plot_activations`, :func:`plot_gradient_norms`, :func:`plot_update_ratios` take an output path and return
+it; :func:`plot_gradient_images` and :func:`plot_histograms` take an output path and return the arrays they drew.
 
 Parameter tensors are named ``"<layer name>/<parameter name>"`` (e.g. ``"dense/kernel"``) in
 ``get_weights`` order.
@@ -89,6 +89,12 @@ class Inspection:
         ``activation="relu"``.
     layer_kinds : dict str -> str
         ``"Dense(relu)"``, ``"ReLU"``, ... for labels.
+    pre_activations : dict str -> ndarray
+        For each layer with an activation function (a ``Dense`` or an activation layer), the input of that
+        function: ``z = x @ kernel + bias`` for a ``Dense`` (the course's ``Z``), the layer's input for a ``ReLU``.
+    pre_activation_grads : dict str -> ndarray, same shapes as ``pre_activations``
+        ``dL/dz`` for those layers (the course's ``dZ``): what reaches a ``Dense`` layer's kernel and bias,
+        ``dW = x.T @ dz``, ``db = dz.sum(axis=0)``.
     """
 
     loss: float
@@ -101,6 +107,8 @@ class Inspection:
     update_ratios: dict[str, float]
     dead_relu: dict[str, ReLUStats]
     layer_kinds: dict[str, str] = field(default_factory=dict)
+    pre_activations: dict[str, np.ndarray] = field(default_factory=dict)
+    pre_activation_grads: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def gradients(self) -> list[np.ndarray]:
@@ -142,6 +150,28 @@ def _kind(layer) -> str:
     act = getattr(layer, "activation_name", None)
     name = type(layer).__name__
     return f"{name}({act})" if act is not None else name
+
+
+def _pre_activations(model, trace: Trace) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """``({layer: z}, {layer: dL/dz})`` for the layers with an activation function, from what the passes kept.
+
+    ``z`` is what the layer's backward pass read (its ``cached("z")``, an activation layer's ``cached("x")``),
+    or for a fused output head the logits the loss read; ``dL/dz`` is the layer's own ``activation_backward`` of
+    the gradient it received, the same call its ``backward`` made.
+    """
+    zs, dzs = {}, {}
+    layers = model.layers
+    for i, layer in enumerate(layers):
+        if not hasattr(layer, "activation_backward"):
+            continue
+        if i == len(layers) - 1 and model.head.fused:
+            # The loss read z itself and backprop started from dL/dz.
+            zs[layer.name], dzs[layer.name] = np.array(trace.loss_input), np.array(trace.output_grads[i])
+            continue
+        z = layer.cached("z") if "z" in layer.cache else layer.cached("x")
+        dz = layer.activation_backward(z, trace.outputs[i], trace.output_grads[i])
+        zs[layer.name], dzs[layer.name] = np.array(z), np.array(dz)
+    return zs, dzs
 
 
 def relu_stats(activations: np.ndarray) -> ReLUStats:
@@ -193,6 +223,7 @@ def inspect_batch(model, x, y) -> Inspection:
         grad_norms[pname] = _norm(flat_grad[s])
         ratios[pname] = _ratio(_norm(update[s]), _norm(weights_before[s]))
     activations = trace.outputs
+    zs, dzs = _pre_activations(model, trace)
     return Inspection(
         loss=float(loss),
         layer_names=names,
@@ -205,6 +236,8 @@ def inspect_batch(model, x, y) -> Inspection:
         dead_relu={n: relu_stats(a) for n, a, layer in zip(names, activations, layers, strict=True)
                    if _is_relu(layer)},
         layer_kinds={layer.name: _kind(layer) for layer in layers},
+        pre_activations=zs,
+        pre_activation_grads=dzs,
     )
 
 
@@ -424,5 +457,107 @@ def plot_update_ratios(monitor: TrainingMonitor, path, smooth: int = 20,
     return _save(fig, path)
 
 
+def _first_kernel(inspection: Inspection) -> str:
+    """Name of the first ``"<layer>/kernel"`` parameter: the first ``Dense`` layer's weights."""
+    for name in inspection.param_names:
+        if name.endswith("/kernel") and inspection.param_grads[name].ndim == 2:
+            return name
+    raise ValueError(f"inspection: expected a model whose parameters include a Dense kernel, received parameters "
+                     f"{inspection.param_names}")
+
+
+def plot_gradient_images(inspection: Inspection, path, image_shape=(20, 20), order: str = "F",
+                         columns: int = 5) -> np.ndarray:
+    """Each first-layer unit's column of ``dL/dW1`` drawn as an image of the input, one panel per unit.
+
+    The gradient of unit ``j``'s incoming weights, ``dW1[:, j] = X.T @ dZ1[:, j]``, has one value per pixel: it
+    shows which pixels the batch pushes that unit's weights towards (a descent step moves them by ``-dW1``).
+    Same layout as :func:`tinynet.report.plot_weights`: ``image_shape = (h, w)`` with ``h * w`` pixels,
+    ``order`` ``"F"`` for ex3data1's column-major rows, ``"C"`` for MNIST; red positive, blue negative, one
+    symmetric scale. Dead ReLU units (no gradient at all) are titled "dead".
+
+    Returns the images drawn, shape ``(units, h, w)``: ``dL/dW1[:, j].reshape(image_shape, order=order)``.
+    """
+    _check_type(inspection, Inspection, "inspection")
+    path = output_path(path)
+    name = _first_kernel(inspection)
+    grad = inspection.param_grads[name]
+    if (not isinstance(image_shape, (tuple, list)) or len(image_shape) != 2
+            or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0 for v in image_shape)
+            or int(image_shape[0]) * int(image_shape[1]) != grad.shape[0]):
+        raise ValueError(f"image_shape: expected (h, w) with h * w = {grad.shape[0]} inputs of {name}, received "
+                         f"{image_shape!r}")
+    if order not in ("F", "C"):
+        raise ValueError(f"order: expected 'F' or 'C', received {order!r}")
+    columns = positive_int(columns, "columns")
+    h, w = int(image_shape[0]), int(image_shape[1])
+    units = grad.shape[1]
+    images = np.stack([grad[:, j].reshape((h, w), order=order) for j in range(units)])
+    layer = name.split("/")[0]
+    stats = inspection.dead_relu.get(layer)
+    dead = set() if stats is None else {int(j) for j in stats.dead_units}
+    columns = min(columns, units)
+    rows = math.ceil(units / columns)
+    fig = _new_figure(1.6 * columns + 1.0, 1.75 * rows + 0.7)
+    axes = fig.subplots(rows, columns, squeeze=False).ravel()
+    limit = float(np.abs(images).max()) or 1.0
+    shown = None
+    for j, ax in enumerate(axes):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if j >= units:
+            ax.set_visible(False)
+            continue
+        shown = ax.imshow(images[j], cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        ax.set_title(f"unit {j}" + (" (dead)" if j in dead else ""), fontsize=9)
+    fig.colorbar(shown, ax=list(axes[:units]), shrink=0.6, label="dL/dW (per pixel)")
+    n = inspection.activations[inspection.layer_names[0]].shape[0]
+    fig.suptitle(f"dL/dW of {name}, one column per unit as a {h}x{w} image (batch of {n}, loss "
+                 f"{inspection.loss:.4f})")
+    _save(fig, path)
+    return images
+
+
+def plot_histograms(inspection: Inspection, path, bins: int = 40) -> dict[str, dict[str, np.ndarray]]:
+    """Histograms of each layer's pre-activations ``z`` (top row) and backward signals ``dL/dz`` (bottom row).
+
+    One column per layer with an activation function (``Inspection.pre_activations``), counts on a log scale.
+    The top row shows where the units sit on their activation (for ReLU: the mass below 0 is switched off); the
+    bottom row what backprop sends into each layer's weights, with ReLU's exact zeros counted in the title.
+
+    Returns what was drawn: ``{layer: {"pre_activation": z.ravel(), "backward": dz.ravel()}}``.
+    """
+    _check_type(inspection, Inspection, "inspection")
+    path = output_path(path)
+    bins = positive_int(bins, "bins")
+    names = list(inspection.pre_activations)
+    if not names:
+        raise ValueError("inspection: expected at least one layer with an activation function (pre_activations), "
+                         "received none")
+    drawn = {name: {"pre_activation": inspection.pre_activations[name].ravel(),
+                    "backward": inspection.pre_activation_grads[name].ravel()} for name in names}
+    fig = _new_figure(4.2 * len(names), 6.4)
+    axes = fig.subplots(2, len(names), squeeze=False)
+    for col, name in enumerate(names):
+        kind = inspection.layer_kinds.get(name, "")
+        z, dz = drawn[name]["pre_activation"], drawn[name]["backward"]
+        top, bottom = axes[0, col], axes[1, col]
+        top.hist(z, bins=bins, color="tab:blue", edgecolor="white", linewidth=0.3)
+        off = f", {np.mean(z <= 0):.0%} <= 0 (off)" if name in inspection.dead_relu else ""
+        top.set_title(f"{name}: {kind}\npre-activation z{off}", fontsize=10)
+        top.set_xlabel("z")
+        bottom.hist(dz, bins=bins, color="tab:red", edgecolor="white", linewidth=0.3)
+        bottom.set_title(f"backward signal dL/dz, {np.mean(dz == 0):.0%} exactly 0", fontsize=10)
+        bottom.set_xlabel("dL/dz")
+        for ax in (top, bottom):
+            ax.set_yscale("log")
+            ax.set_ylabel("count (log scale)")
+    n = inspection.activations[inspection.layer_names[0]].shape[0]
+    fig.suptitle(f"Pre-activations and backward signals per layer on a batch of {n} (loss {inspection.loss:.4f})")
+    _save(fig, path)
+    return drawn
+
+
 __all__ = ["inspect_batch", "relu_stats", "fit_with_monitor", "plot_activations", "plot_gradient_norms",
-           "plot_update_ratios", "Inspection", "ReLUStats", "TrainingMonitor"]
+           "plot_update_ratios", "plot_gradient_images", "plot_histograms", "Inspection", "ReLUStats",
+           "TrainingMonitor"]

@@ -1,5 +1,5 @@
-"""PNG figures that show what a digit model learned: training curves, sample predictions, confusion matrix and the
-most confidently wrong digits.
+"""PNG figures that show what a digit model learned: training curves, sample predictions, confusion matrix, the
+most confidently wrong digits, first-layer weights, and the computational graph of one forward and backward pass.
 
 Figures are drawn with Matplotlib's Agg canvas directly (no ``pyplot``, no global backend switch, nothing kept
 alive after saving) and written atomically: a temporary file in the target folder, then ``os.replace``.
@@ -14,13 +14,17 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from ._io import atomic_write
+from ._io import atomic_write, output_path
 from ._validation import class_labels, describe
+from .inspect import inspect_batch
+from .layers import Dense
+from .models import Sequential
 
 __all__ = ["plot_history", "plot_predictions", "plot_confusion", "plot_confident_mistakes", "plot_weights",
-           "softmax", "write_figures"]
+           "plot_computational_graph", "softmax", "write_figures"]
 
 _RED = "#d62728"
+_BLUE = "#1f4e99"
 _DPI = 100
 
 
@@ -176,6 +180,122 @@ def plot_weights(kernel, path, image_shape, order: str = "F", dead=None, columns
     marked = f", {len(dead_set)} dead (red)" if dead_set else ""
     fig.suptitle(f"{title}: {units} units{marked}")
     return _save(fig, path)
+
+
+def plot_computational_graph(model, x, y, path) -> dict:
+    """The computational graph of a stack of ``Dense`` layers on the batch ``(x, y)``, forward and backward.
+
+    Nodes, left to right: ``X``; for each layer ``l``, ``Zl = A(l-1) Wl + bl`` and, unless the activation is
+    linear, ``Al = g(Zl)``; then the loss ``L``. Above each ``Zl`` its parameters ``Wl`` and ``bl``. Under each
+    node its forward value (shape, L2 norm, the first sample's first entry); on each edge, in red, the gradient
+    flowing back along it (``dL/dZl``, ``dL/dAl``, ``dL/dWl``, ``dL/dbl``), summarised the same way.
+
+    Every value comes from one forward and backward pass of the model itself
+    (:func:`tinynet.inspect.inspect_batch`: ``compute_gradients`` with a ``Trace``); the weights and the
+    optimizer are unchanged. ``model``: a compiled, built ``Sequential`` of ``Dense`` layers; ``x`` ``(N,
+    features)``, ``y`` targets for its loss; ``path`` a PNG file in an existing folder.
+
+    Returns the values drawn: ``{"X": x, "W1": ..., "b1": ..., "Z1": ..., "A1": ..., ..., "L": loss (float),
+    "dL/dZ1": ..., "dL/dA1": ..., "dL/dW1": ..., "dL/db1": ..., ...}`` (arrays, copies).
+    """
+    if not isinstance(model, Sequential):
+        raise TypeError(f"model: expected a tinynet.Sequential, received {describe(model)}")
+    others = [f"{layer.name!r} ({type(layer).__name__})" for layer in model.layers if not isinstance(layer, Dense)]
+    if others or not model.layers:
+        raise ValueError(f"model: expected a stack of Dense layers only, received a model with "
+                         f"{', '.join(others) or 'no layers'}")
+    path = output_path(path)
+    model.require_compiled("plot_computational_graph")
+    model.require_built("plot_computational_graph")
+    xp, _ = model.prepare_data(x, y)
+    info = inspect_batch(model, x, y)
+    values, nodes, params = _graph_values(model, xp, info)
+    fig = Figure(figsize=(2.6 * len(nodes) + 0.6, 6.4), dpi=_DPI)
+    FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 0.9))
+    ax.set_axis_off()
+    ax.set_xlim(-0.62, len(nodes) - 0.38)
+    ax.set_ylim(-1.75, 1.95)
+    for i, (key, formula) in enumerate(nodes):
+        _graph_node(ax, i, 0.0, key, formula, values.get(key))
+        if i + 1 < len(nodes):
+            back = nodes[i][0]
+            grad = values.get(f"dL/d{back}")
+            text = f"dL/d{back}\n{_summary(grad)}" if grad is not None else f"dL/d{back}: not needed\n(the data)"
+            _graph_edge(ax, i + 0.35, i + 0.65, 0.0, text)
+    for i, weight, bias in params:
+        for dx, key in ((-0.23, weight), (0.23, bias)) if bias is not None else ((0.0, weight),):
+            _graph_node(ax, i + dx, 1.35, key, None, values[key], small=True)
+            ax.annotate("", xy=(i + dx * 0.3, 0.2), xytext=(i + dx, 1.13),
+                        arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.0})
+            ax.text(i + dx * 1.9, 0.62, f"dL/d{key}\n{_summary(values['dL/d' + key])}", ha="center",
+                    va="center", fontsize=7.5, color=_RED)
+    n = xp.shape[0]
+    fig.suptitle(f"Computational graph of {model.name} on a batch of {n}: forward values (black, under each "
+                 f"node) and backward gradients (red, on the edges); loss {values['L']:.4f}", fontsize=12)
+    _save(fig, path)
+    return values
+
+
+def _graph_values(model, x, info) -> tuple[dict, list[tuple[str, str]], list[tuple[int, str, str]]]:
+    """``(values, [(node, formula)], [(node index, W name, b name)])`` of the graph from an ``Inspection``."""
+    values = {"X": np.array(x)}
+    nodes, params = [("X", "the input")], []
+    below = "X"
+    last = len(model.layers)
+    for k, layer in enumerate(model.layers, start=1):
+        name = layer.name
+        weight, bias = f"W{k}", f"b{k}"
+        values[weight] = np.array(layer.kernel)
+        values[f"dL/d{weight}"] = np.array(info.param_grads[f"{name}/kernel"])
+        if layer.use_bias:
+            values[bias] = np.array(layer.bias)
+            values[f"dL/d{bias}"] = np.array(info.param_grads[f"{name}/bias"])
+        plus = f" + {bias}" if layer.use_bias else ""
+        values[f"Z{k}"] = np.array(info.pre_activations[name])
+        values[f"dL/dZ{k}"] = np.array(info.pre_activation_grads[name])
+        nodes.append((f"Z{k}", f"{below} {weight}{plus}"))
+        params.append((len(nodes) - 1, weight, bias if layer.use_bias else None))
+        below = f"Z{k}"
+        if layer.activation_name != "linear" and not (k == last and model.head.fused):
+            values[f"A{k}"] = np.array(info.activations[name])
+            values[f"dL/dA{k}"] = np.array(info.output_grads[name])
+            nodes.append((f"A{k}", f"{layer.activation_name}(Z{k})"))
+            below = f"A{k}"
+    values["L"] = float(info.loss)
+    loss = type(model.head.loss).__name__
+    if below.startswith("Z") and "CategoricalCrossentropy" in loss:
+        loss = "mean softmax\ncross-entropy"
+    elif below.startswith("Z") and loss == "BinaryCrossentropy":
+        loss = "mean sigmoid\ncross-entropy"
+    nodes.append(("L", f"{loss}({below}, y)"))
+    return values, nodes, params
+
+
+def _summary(a) -> str:
+    """Shape, L2 norm and the first entry of an array, in two short lines."""
+    a = np.asarray(a)
+    first = a.flat[0] + 0.0 if a.size else float("nan")      # + 0.0 turns -0.0 into 0.0
+    return f"{a.shape}, norm {np.linalg.norm(a):.3g}\nfirst entry {first:.3g}"
+
+
+def _graph_node(ax, x: float, y: float, key: str, formula, value, small: bool = False) -> None:
+    label = key if formula is None else f"{key} = {formula}" if key != "X" else "X"
+    ax.text(x, y, label, ha="center", va="center", fontsize=9 if small else 10.5, fontweight="bold",
+            bbox={"boxstyle": "round,pad=0.45", "facecolor": "#eef3fb", "edgecolor": _BLUE, "linewidth": 1.3})
+    if value is None:
+        return
+    text = f"{value:.4f}" if isinstance(value, float) else _summary(value)
+    ax.text(x, y + (0.36 if small else -0.42), text, ha="center", va="center", fontsize=7.5 if small else 8.5)
+
+
+def _graph_edge(ax, x0: float, x1: float, y: float, back_text: str) -> None:
+    """A forward arrow (black) from ``x0`` to ``x1`` and, under it, the gradient flowing back (red)."""
+    ax.annotate("", xy=(x1, y + 0.05), xytext=(x0, y + 0.05),
+                arrowprops={"arrowstyle": "-|>", "color": "black", "lw": 1.2})
+    ax.annotate("", xy=(x0, y - 0.9), xytext=(x1, y - 0.9),
+                arrowprops={"arrowstyle": "-|>", "color": _RED, "lw": 1.2})
+    ax.text((x0 + x1) / 2, y - 1.25, back_text, ha="center", va="center", fontsize=8, color=_RED)
 
 
 def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
