@@ -302,3 +302,51 @@ def test_real_digits_reach_88_percent_validation_accuracy(digits, tmp_path):
     m = json.loads((out / "metrics.json").read_text())
     assert m["val_samples"] == 1000 and m["dataset"]["samples"] == len(digits[1])
     assert m["val_accuracy"] >= 0.88, f"validation accuracy {m['val_accuracy']:.4f} < 0.88"
+
+
+# -- export: to a Keras .keras file ------------------------------------------------------------------------
+def test_export_writes_a_keras_file_that_predicts_as_the_weights_do(toy_run, tmp_path):
+    from tests._tf_helpers import import_tf
+    _, keras = import_tf()
+    from tinynet import load_model
+
+    out = tmp_path / "model.keras"
+    code, stdout, err = run(["export", "--weights", str(toy_run["out"] / "weights.npz"), "--out", str(out)])
+    assert code == 0, err
+    assert "wrote" in stdout and "3 layers" in stdout and "compiled" in stdout
+    exported = keras.saving.load_model(out)
+    model = cli.seed_model(400, 10)
+    model.load_weights(toy_run["out"] / "weights.npz")
+    X, _ = toy_digits(per_class=3)
+    np.testing.assert_allclose(exported.predict(X, verbose=0), model.predict(X), rtol=1e-5, atol=1e-6)
+    assert [w.shape for w in exported.get_weights()] == [w.shape for w in model.get_weights()]
+
+    saved = tmp_path / "whole.npz"                  # a file of model.save exports as it was saved
+    model.save(saved)
+    code, _, err = run(["export", "--weights", str(saved), "--out", str(tmp_path / "whole.keras")])
+    assert code == 0, err
+    again = keras.saving.load_model(tmp_path / "whole.keras")
+    np.testing.assert_allclose(again.predict(X, verbose=0), load_model(saved).predict(X), rtol=1e-5, atol=1e-6)
+    assert sorted(os.listdir(tmp_path)) == ["model.keras", "whole.keras", "whole.npz"]     # no scratch left
+
+
+@pytest.mark.parametrize("argv, fragments", [
+    (["--out", "model.h5"], ["--out", "ending in .keras", "model.h5"]),
+    (["--out", "nope/model.keras"], ["--out", "does not exist"]),
+    (["--weights", "missing.npz", "--out", "m.keras"], ["--weights", "no such file"]),
+])
+def test_export_refuses_bad_arguments_in_one_line(toy_run, tmp_path, monkeypatch, argv, fragments):
+    monkeypatch.chdir(tmp_path)
+    args = {"--weights": str(toy_run["out"] / "weights.npz"), **dict(zip(argv[::2], argv[1::2], strict=True))}
+    code, _, err = run(["export", *[x for kv in args.items() for x in kv]])
+    assert code == 1
+    assert_one_error_line(err, *fragments)
+    assert os.listdir(tmp_path) == []
+
+
+def test_export_of_a_file_that_is_not_the_seed_model_names_the_shapes(tmp_path):
+    weights = tmp_path / "w.npz"
+    np.savez(weights, **{"000/dense/kernel": np.zeros((3, 2), np.float32)})
+    code, _, err = run(["export", "--weights", str(weights), "--out", str(tmp_path / "m.keras")])
+    assert code == 1
+    assert_one_error_line(err, "--weights", "seed model's six arrays", "(3, 2)")

@@ -18,12 +18,14 @@ import datetime
 import json
 import os
 import sys
+import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import __version__, datasets, report
-from ._io import atomic_write
+from ._io import NpzReader, atomic_write
+from .keras_interop import to_keras
 from .layers import Dense
 from .losses import SparseCategoricalCrossentropy
 from .models import DivergenceError, Sequential
@@ -279,6 +281,48 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _model_for_export(path: str) -> Sequential:
+    """The model a file holds: a whole model (``model.save``) as it was saved, or the seed model around a
+    ``weights.npz`` of ``tinynet train``, its input and output sizes read from the file's headers."""
+    from .saving import load_model
+
+    if not os.path.isfile(path):
+        raise ValueError(f"--weights {path!r}: no such file")
+    with NpzReader(path) as npz:
+        shapes = [m.shape for m in npz.members.values()]
+        whole = "config.json" in npz.members
+    if whole:
+        return load_model(path)
+    if len(shapes) != 6 or any(len(s) != 2 for s in shapes[0::2]):
+        raise ValueError(f"--weights {path!r}: expected the seed model's six arrays (three kernels and biases) as "
+                         f"tinynet train writes them, or a file written by model.save; the file holds shapes {shapes}")
+    model = seed_model(shapes[0][0], shapes[-2][1])
+    try:
+        model.load_weights(path)
+    except ValueError as exc:
+        raise ValueError(f"--weights {path!r}: cannot be loaded into the seed model: {exc}") from exc
+    return model
+
+
+def _export(args) -> int:
+    if not args.out.endswith(".keras"):
+        raise ValueError(f"--out: expected a path ending in .keras (Keras's model file), received {args.out!r}")
+    folder = os.path.dirname(os.path.abspath(args.out))
+    if not os.path.isdir(folder):
+        raise ValueError(f"--out {args.out!r}: the folder {folder!r} does not exist")
+    model = _model_for_export(args.weights)
+    keras_model = to_keras(model)                   # TensorFlow is imported here, for this command only
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".tinynet-export-") as scratch:
+        saved = os.path.join(scratch, "model.keras")           # Keras writes it; we move it into place atomically
+        keras_model.save(saved)
+        with open(saved, "rb") as fh:
+            contents = fh.read()
+    atomic_write(args.out, lambda fh: fh.write(contents))
+    print(f"wrote {args.out}: a keras.Sequential of {len(keras_model.layers)} layers, "
+          f"{keras_model.count_params()} parameters" + (", compiled" if model.compiled else ""), flush=True)
+    return 0
+
+
 # -- argument parsing --------------------------------------------------------------------------------------
 def _number(convert, what: str, accept):
     """An argparse ``type``: ``convert(text)``, refused with a one-line message unless ``accept(value)``."""
@@ -312,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinynet", description="Train and evaluate the seed digit recogniser "
                                      "(400-25-15-10 Dense) with tinynet.")
     parser.add_argument("--version", action="version", version=f"tinynet {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,evaluate,export}")
 
     train = commands.add_parser("train", help="train the seed model and write weights, metrics and figures",
                                 description="Train the seed model on the digits and write weights.npz, "
@@ -336,6 +380,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", metavar="D", required=True,
                           help="a .mat file in ex3data1 layout or an MNIST images IDX file")
     evaluate.add_argument("--out", metavar="DIR", help="output folder (default: runs/<timestamp>/)")
+
+    export = commands.add_parser("export", help="write saved weights or a saved model as a Keras .keras file",
+                                 description="Convert a weights.npz of tinynet train (the seed model) or a file "
+                                 "of model.save into a Keras model file. Needs TensorFlow: pip install "
+                                 "'tinynet[keras]'.")
+    export.add_argument("--weights", metavar="W", required=True,
+                        help="a weights.npz written by tinynet train, or a model file written by model.save")
+    export.add_argument("--out", metavar="PATH", required=True, help="the .keras file to write")
     return parser
 
 
@@ -347,7 +399,7 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # argparse has printed usage and its message (or --help)
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
-        return _train(args) if args.command == "train" else _evaluate(args)
+        return {"train": _train, "evaluate": _evaluate, "export": _export}[args.command](args)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

@@ -793,6 +793,13 @@ class Sequential:
         self.require_built("save")
         saving.save_model(self, path)
 
+    def to_keras(self, include_optimizer_state: bool = True):
+        """This model as a ``keras.Sequential`` (``tinynet.keras_interop.to_keras``; needs TensorFlow)."""
+        # keras_interop builds Sequentials itself; TensorFlow is imported there, only when called
+        from .keras_interop import to_keras
+
+        return to_keras(self, include_optimizer_state=include_optimizer_state)
+
     # -- as a layer of another model: Sequential([model, Softmax()]) -----------------------------------------
     # Its weights stay in its own flat buffer, shared with the outer model, which sees them as its non-trainable
     # state (in its get_weights, not in its optimizer): Keras's probability model of the classification tutorial.
