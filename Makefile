@@ -14,7 +14,7 @@ endif
 export TF_ENABLE_ONEDNN_OPTS := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: test lint train bench bench-quick mutate clean venv
+.PHONY: test lint train bench bench-quick mutate mutate-without-tf clean venv
 
 venv: $(STAMP)
 
@@ -36,6 +36,12 @@ train: $(STAMP)
 # Mutation testing (mutmut 3, configured in pyproject.toml); not part of `make test`. See docs/testing.md.
 mutate: $(STAMP)
 	$(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut results
+
+# The same without the TensorFlow tests (what a contributor without TensorFlow has); starts from fresh mutants.
+mutate-without-tf: $(STAMP)
+	rm -rf mutants
+	TINYNET_TESTS_WITHOUT_TF=1 $(VENV)/bin/mutmut run --max-children 2
 	$(VENV)/bin/mutmut results
 
 bench: $(STAMP)

@@ -17,7 +17,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
 def import_tf():
-    """Return ``(tensorflow, keras)``; fail under CI and skip elsewhere if they cannot be imported."""
+    """Return ``(tensorflow, keras)``; fail under CI and skip elsewhere if they cannot be imported.
+
+    ``TINYNET_TESTS_WITHOUT_TF=1`` skips these tests on purpose, to measure what the suite catches for a
+    contributor without TensorFlow (``make mutate-without-tf``, docs/testing.md)."""
+    if os.environ.get("TINYNET_TESTS_WITHOUT_TF") == "1":
+        pytest.skip("TINYNET_TESTS_WITHOUT_TF=1: running the suite as without TensorFlow")
     try:
         import keras
         import tensorflow as tf
