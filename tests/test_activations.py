@@ -108,3 +108,26 @@ def test_unknown_activations_are_refused_by_name(bad, error):
 def test_bad_activation_options_are_refused_by_name(make, match):
     with pytest.raises((ValueError, TypeError), match=match):
         make()
+
+
+@pytest.mark.parametrize("activation, options, error, match", [
+    ("relu", {"axis": -1}, TypeError, r"^axis: the activation 'relu' takes the options \['negative_slope', "),
+    ("tanh", {"alpha": 1.0}, TypeError, r"^alpha: the activation 'tanh' takes no options, received alpha=1.0"),
+    ("softmax", {"axis": "x"}, TypeError, r"^axis: expected an integer, received 'x'"),
+    ("softmax", {"axis": 1.0}, TypeError, r"^axis: expected an integer, received 1.0"),
+    ("relu", {"max_value": -1}, ValueError, r"^max_value: expected a number in \[0.0, inf\), received -1"),
+    ("leaky_relu", {"negative_slope": -0.1}, ValueError, r"^negative_slope: expected a number in \[0.0, inf\)"),
+    ("gelu", {"approximate": 1}, TypeError, r"^approximate: expected True or False, received 1"),
+    ("elu", {"alpha": float("nan")}, ValueError, r"^alpha: "),
+])
+def test_activation_options_are_checked_when_the_layer_is_made(activation, options, error, match):
+    """Keras refuses an option its activation does not take when the layer is made, not at the first call."""
+    with pytest.raises(error, match=match):
+        Activation(activation, **options)
+
+
+def test_activation_options_of_the_right_kind_are_kept():
+    layer = Activation("relu", max_value=6, negative_slope=0.1, threshold=0.5)
+    assert layer.get_config() == {"name": layer.name, "max_value": 6.0, "negative_slope": 0.1, "threshold": 0.5,
+                                  "activation": "relu"}
+    np.testing.assert_allclose(layer(np.array([[-1.0, 0.6, 9.0]])), [[-0.15, 0.6, 6.0]])

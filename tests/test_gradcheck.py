@@ -180,3 +180,15 @@ def test_float32_is_refused():
         gradcheck.check_model(model, np.ones((1, 2)), [0])
     with pytest.raises(TypeError, match="float64"):
         gradcheck.numerical_gradient(lambda: 0.0, np.ones(3, dtype=np.float32))
+
+
+def test_column_major_inputs_are_checked_like_row_major_ones():
+    """A transposed (column-major) float32 input or a column-major y_pred is copied row-major before poking."""
+    rng = np.random.default_rng(3)
+    layer = Dense(3, activation="tanh")
+    x = np.asfortranarray(rng.standard_normal((5, 4)).astype(np.float32))
+    assert x.flags.f_contiguous and not x.flags.c_contiguous
+    assert gradcheck.check_layer(layer, x).ok
+    p = np.asfortranarray(rng.dirichlet(np.ones(3), size=6))
+    assert not p.flags.c_contiguous
+    assert gradcheck.check_loss(SparseCategoricalCrossentropy(), rng.integers(0, 3, 6), p).ok

@@ -533,3 +533,17 @@ def test_mean_refuses_bad_values_and_weights():
         with pytest.raises(exc, match=rf"^{argument}: expected"):
             m.update_state(values, sample_weight=w)
         assert (m.total, m.count) == before
+
+
+def test_a_probability_metric_on_a_softmax_layer_model_resolves_and_equals_the_loss():
+    """compile's probe of each metric uses an output valid as probabilities (a uniform row), so a
+    CategoricalCrossentropy metric on a model ending in an Activation("softmax") layer is accepted."""
+    from tinynet import Sequential, layers, losses
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((24, 6)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[np.arange(24) % 3]
+    model = Sequential([layers.Dense(3, input_shape=(6,)), layers.Activation("softmax")], seed=0)
+    model.compile(loss=losses.CategoricalCrossentropy(), optimizer="sgd",
+                  metrics=[tm.CategoricalCrossentropy(), tm.BinaryCrossentropy()])
+    history = model.fit(x, y, epochs=1, batch_size=24, shuffle=False, verbose=0).history
+    assert history["categorical_crossentropy"][0] == pytest.approx(history["loss"][0], rel=1e-6)

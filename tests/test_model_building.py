@@ -210,6 +210,9 @@ def test_set_floatx_is_the_default_dtype():
         assert model.dtype == np.float64 and model.get_weights()[0].dtype == np.float64
         with pytest.raises(ValueError, match="value"):
             backend.set_floatx("float16")
+        with pytest.raises(TypeError, match=r"^value: expected 'float32' or 'float64', received None"):
+            backend.set_floatx(None)                     # NumPy would read None as float64; Keras refuses it
+        assert backend.floatx() == "float64"
     finally:
         backend.set_floatx("float32")
     assert Sequential([Dense(2, input_shape=(3,))]).dtype == np.float32

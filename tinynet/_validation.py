@@ -162,7 +162,10 @@ def one_of(value, name: str, choices) -> str:
 
 
 def float_dtype(value, name: str = "dtype") -> np.dtype:
-    """Resolve a dtype policy: ``"float32"`` (default) or ``"float64"``."""
+    """Resolve a dtype policy: ``"float32"`` or ``"float64"`` (``None`` is refused: NumPy would read it as float64;
+    callers with a default resolve ``None`` first)."""
+    if value is None:
+        raise TypeError(f"{name}: expected 'float32' or 'float64', received None")
     try:
         dt = np.dtype(value)
     except TypeError as exc:

@@ -132,7 +132,7 @@ def check_layer(layer, x, h: float = 1e-6, tol: float = 1e-6, seed: int = 0) -> 
     ``x`` must be float64; an unbuilt layer is built in float64.
     """
     h, tol = _check_h_tol(h, tol)
-    x = np.array(x, dtype=np.float64) if not (isinstance(x, np.ndarray) and x.dtype == np.float64) else x.copy()
+    x = np.array(x, dtype=np.float64, order="C")                   # a fresh row-major copy, poked in place below
     rng = np.random.default_rng(seed)
     if not layer.built:
         layer.build(x.shape[1:], rng=rng, dtype="float64")
@@ -159,7 +159,7 @@ def check_layer(layer, x, h: float = 1e-6, tol: float = 1e-6, seed: int = 0) -> 
 def check_loss(loss, y_true, y_pred, h: float = 1e-6, tol: float = 1e-6) -> Report:
     """Check ``loss.value_and_grad(y_true, y_pred)`` against finite differences of ``loss(y_true, y_pred)``."""
     h, tol = _check_h_tol(h, tol)
-    y_pred = np.array(y_pred, dtype=np.float64)
+    y_pred = np.array(y_pred, dtype=np.float64, order="C")        # row-major: poked in place below
     _, analytic = loss.value_and_grad(y_true, y_pred)
     report = Report(tol=tol)
     report.entries.append(_entry(f"{loss.name}/y_pred", analytic,

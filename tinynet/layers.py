@@ -11,6 +11,7 @@ Shapes: ``(batch, features)`` for ``Dense`` and the activations; ``Flatten`` tur
 
 from __future__ import annotations
 
+import inspect
 from functools import partial
 
 import numpy as np
@@ -140,7 +141,7 @@ class Layer:
     def __call__(self, x, training: bool = False) -> np.ndarray:
         x = np.asarray(x)
         if not self.built:
-            self.build(x.shape[1:], dtype=x.dtype if x.dtype.kind == "f" else backend.floatx())
+            self.build(x.shape[1:], dtype=x.dtype if x.dtype in (np.float32, np.float64) else backend.floatx())
         return self.forward(x, training=training)
 
     def __repr__(self) -> str:
@@ -157,6 +158,7 @@ class Activation(Layer):
 
     def __init__(self, activation, name=None, input_shape=None, **options):
         fn, given = _activation_function(activation)
+        options = _checked_options(fn, options)
         super().__init__(name=name, input_shape=input_shape)
         self.options = {**given, **options}             # keyword arguments of the function, e.g. max_value
         _use_activation(self, fn, self.options)
@@ -262,6 +264,41 @@ def _activation_function(identifier) -> tuple:
         raise TypeError(f"activation: expected an activation name, function or activation layer, received "
                         f"{describe(identifier)}")
     return activations.get(identifier), {}
+
+
+def _bool_option(value, name: str) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name}: expected True or False, received {describe(value)}")
+    return bool(value)
+
+
+def _axis_option(value, name: str) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an integer, received {describe(value)}")
+    return int(value)
+
+
+# The keyword options of the activation functions (Keras's names and ranges), checked when a layer is made.
+_OPTION_CHECKS = {
+    "max_value": lambda v, n: None if v is None else real_number(v, n, low=0.0),
+    "negative_slope": lambda v, n: real_number(v, n, low=0.0),
+    "threshold": real_number,
+    "alpha": real_number,
+    "approximate": _bool_option,
+    "axis": _axis_option,
+}
+
+
+def _checked_options(fn, options: dict) -> dict:
+    """``options`` for the activation function ``fn``: only keywords it takes, each of the type and range Keras
+    allows (``TypeError`` for an unknown keyword or a wrong type, ``ValueError`` out of range)."""
+    takes = list(inspect.signature(fn).parameters)[1:]
+    unknown = [k for k in options if k not in takes]
+    if unknown:
+        raise TypeError(f"{unknown[0]}: the activation {activations.serialize(fn)!r} takes "
+                        f"{'the options ' + str(takes) if takes else 'no options'}, received {unknown[0]}="
+                        f"{describe(options[unknown[0]])}")
+    return {k: _OPTION_CHECKS[k](v, k) if k in _OPTION_CHECKS else v for k, v in options.items()}
 
 
 def _use_activation(layer, fn, options: dict) -> None:
@@ -438,8 +475,10 @@ class Dropout(Layer):
         if noise_shape is not None:
             raise ValueError("noise_shape: tinynet draws one mask value per input; expected None, received "
                              f"{noise_shape!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0):
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
             raise TypeError(f"seed: expected None or a non-negative integer, received {describe(seed)}")
+        if seed is not None and seed < 0:
+            raise ValueError(f"seed: expected None or a non-negative integer, received {describe(seed)}")
         super().__init__(name=name, input_shape=input_shape)
         self.rate, self.seed = rate, seed
         self.own_rng = None if seed is None else np.random.default_rng(int(seed))
@@ -477,7 +516,8 @@ class Normalization(Layer):
     """
 
     def __init__(self, axis=-1, mean=None, variance=None, invert=False, name=None, input_shape=None):
-        if axis not in (-1, 1) or isinstance(axis, bool):
+        _axis_option(axis, "axis")
+        if axis not in (-1, 1):
             raise ValueError(f"axis: tinynet normalises the last axis of (samples, features); expected -1, "
                              f"received {axis!r}")
         if (mean is None) != (variance is None):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import activations
-from ._validation import as_array, class_labels, describe, float_array, float_dtype, real_number
+from ._validation import as_array, class_labels, describe, float_array, float_dtype, real_number, snake_case
 
 EPSILON = 1e-7  # Keras's backend.epsilon(): the clip applied to probabilities before their log
 REDUCTIONS = ("sum_over_batch_size", "mean", "mean_with_sample_weight", "sum", "none", None)
@@ -37,7 +37,7 @@ class Loss:
             raise ValueError(f"reduction: expected one of {list(REDUCTIONS)}, received {describe(reduction)}")
         if name is not None and not isinstance(name, str):
             raise TypeError(f"name: expected a string, received {describe(name)}")
-        self.name = name or _snake(type(self).__name__)
+        self.name = name or snake_case(type(self).__name__)
         self.reduction = reduction
         self.dtype = None if dtype is None else float_dtype(dtype).name
 
@@ -166,10 +166,6 @@ def sample_weights(sample_weight, n: int, dtype, name: str = "sample_weight", al
     return arr
 
 
-def _snake(name: str) -> str:
-    return "".join("_" + c.lower() if c.isupper() else c for c in name).lstrip("_")
-
-
 def _pred_array(y_pred) -> np.ndarray:
     """Predictions as a finite 2-D float array, float32/float64 kept as given (anything else -> float32). A 1-D
     ``y_pred`` is one output per sample, ``(n, 1)``."""
@@ -192,7 +188,9 @@ def _bool_arg(value, name: str) -> bool:
 
 def _class_axis(axis) -> int:
     """Keras's ``axis`` argument; tinynet's predictions are (n, classes), so only the last axis exists."""
-    if isinstance(axis, bool) or axis not in (-1, 1):
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)):
+        raise TypeError(f"axis: expected an integer, received {describe(axis)}")
+    if axis not in (-1, 1):
         raise ValueError(f"axis: expected -1 (the classes of predictions of shape (n, classes)), "
                          f"received {describe(axis)}")
     return int(axis)
@@ -452,7 +450,7 @@ mse, mae, bce = mean_squared_error, mean_absolute_error, binary_crossentropy
 _CLASSES = (SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError,
             MeanAbsoluteError)
 _BY_NAME = {cls.__name__: cls for cls in _CLASSES}
-_BY_NAME.update({_snake(cls.__name__): cls for cls in _CLASSES})
+_BY_NAME.update({snake_case(cls.__name__): cls for cls in _CLASSES})
 _BY_NAME.update({"mse": MeanSquaredError, "MSE": MeanSquaredError, "mae": MeanAbsoluteError,
                  "MAE": MeanAbsoluteError, "bce": BinaryCrossentropy, "BCE": BinaryCrossentropy})
 _BY_FUNCTION = {sparse_categorical_crossentropy: SparseCategoricalCrossentropy,

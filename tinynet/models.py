@@ -399,9 +399,11 @@ class Sequential:
         for kind, identifiers in (("metrics", self.metric_identifiers),
                                   ("weighted_metrics", self.weighted_metric_identifiers)):
             resolved[kind] = [metrics_mod.get(m, y_shape, out_shape) for m in identifiers]
+            # A probe output valid as logits and as probabilities: uniform over the classes (0.5 for one output).
+            probe = np.full((1, out_shape[1]), 1 / out_shape[1] if out_shape[1] > 1 else 0.5, dtype=self.dtype)
             for m in resolved[kind]:
                 try:
-                    m.update_state(self.loss.decode(targets[:1]), np.zeros((1, out_shape[1]), dtype=self.dtype))
+                    m.update_state(self.loss.decode(targets[:1]), probe)
                 except (ValueError, TypeError) as exc:
                     raise ValueError(f"{kind}: {m.name!r} cannot read the targets of {type(self.loss).__name__} "
                                      f"({exc})") from None

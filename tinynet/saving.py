@@ -243,7 +243,8 @@ def sample_shape(value, at):
 
 _POSITIVE = number(0.0, low_open=True)
 _NON_NEGATIVE = number(0.0)
-_FRACTION = number(0.0, 1.0, high_open=True)          # [0, 1): rates, momenta, betas
+_FRACTION = number(0.0, 1.0, high_open=True)          # [0, 1): rates, betas, rho
+_MOMENTUM = number(0.0, 1.0)                          # [0, 1], as Keras's SGD
 _PROBABILITY = number(0.0, 1.0)                       # label smoothing
 _FLOAT_DTYPE = one_of("float32", "float64")
 _AXIS = integer(-_MAX_RANK - 1, _MAX_RANK)            # an axis of (batch, *sample)
@@ -252,7 +253,7 @@ _CLASS_AXIS = one_of(-1, 1)                           # the classes of (n, class
 # -- regularizers, layers -----------------------------------------------------------------------------------
 _REGULARIZER = nullable(spec({"L1": fields({}, {"l1": _NON_NEGATIVE}), "L2": fields({}, {"l2": _NON_NEGATIVE}),
                               "L1L2": fields({}, {"l1": _NON_NEGATIVE, "l2": _NON_NEGATIVE})}, "regularizer"))
-_ACTIVATION = one_of(*activations.NAMES)
+_ACTIVATION = nullable(one_of(*activations.NAMES))    # None: linear, as the constructors take it
 _INITIALIZER = one_of(*initializers.NAMES)
 # The keyword options of the activation functions, for an Activation layer (each allowed only for a function that
 # takes it).
@@ -320,11 +321,11 @@ _SCHEDULES = {
 
 
 def learning_rate(value, at):
-    """A positive number, or a serialized schedule."""
+    """A number >= 0, or a serialized schedule."""
     if isinstance(value, dict):
         spec(_SCHEDULES, "learning-rate schedule")(value, at)
     else:
-        _POSITIVE(value, at)
+        _NON_NEGATIVE(value, at)                        # 0 is allowed, as by the optimizers (and Keras)
 
 
 def _optimizer(**own):
@@ -335,10 +336,10 @@ def _optimizer(**own):
 
 _ADAM = {"beta_1": _FRACTION, "beta_2": _FRACTION, "epsilon": _NON_NEGATIVE, "amsgrad": boolean}
 _OPTIMIZERS = {
-    "SGD": _optimizer(momentum=_FRACTION, nesterov=boolean),
+    "SGD": _optimizer(momentum=_MOMENTUM, nesterov=boolean),
     "Adam": _optimizer(**_ADAM),
     "AdamW": _optimizer(**_ADAM),
-    "RMSprop": _optimizer(rho=_FRACTION, momentum=_FRACTION, epsilon=_NON_NEGATIVE, centered=boolean),
+    "RMSprop": _optimizer(rho=_FRACTION, momentum=_MOMENTUM, epsilon=_NON_NEGATIVE, centered=boolean),
     "Adagrad": _optimizer(initial_accumulator_value=_NON_NEGATIVE, epsilon=_NON_NEGATIVE),
 }
 
@@ -349,7 +350,7 @@ _THRESHOLD = number(-_FLOAT32_MAX, _FLOAT32_MAX)
 
 
 def _metric(required: dict | None = None, **own):
-    return fields(required or {}, {"name": name, "dtype": _FLOAT_DTYPE, **own})
+    return fields(required or {}, {"name": name, "dtype": nullable(_FLOAT_DTYPE), **own})
 
 
 _METRICS = {
