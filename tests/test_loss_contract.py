@@ -1,0 +1,232 @@
+"""The documented contract of tinynet.losses, in NumPy only: names, configs, encode/decode, per_sample, value,
+the clip of the probability losses, the stable logits path, the lowercase functions and deserialize's errors."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from tinynet import gradcheck, losses
+from tinynet.losses import (
+    EPSILON,
+    BinaryCrossentropy,
+    CategoricalCrossentropy,
+    Loss,
+    MeanAbsoluteError,
+    MeanSquaredError,
+    SparseCategoricalCrossentropy,
+)
+
+CLASSES = [SparseCategoricalCrossentropy, CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError,
+           MeanAbsoluteError]
+DEFAULT_NAMES = ["sparse_categorical_crossentropy", "categorical_crossentropy", "binary_crossentropy",
+                 "mean_squared_error", "mean_absolute_error"]
+
+
+def _targets_and_predictions(loss):
+    """Raw targets and float64 predictions (3 samples, 2 columns) that ``loss`` accepts."""
+    p = np.array([[0.2, 0.8], [0.6, 0.4], [0.3, 0.7]])
+    if isinstance(loss, SparseCategoricalCrossentropy):
+        return [1, 0, 1], p
+    return np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]]), p
+
+
+# -- names, configs ---------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("cls, name", list(zip(CLASSES, DEFAULT_NAMES, strict=True)))
+def test_default_names_are_snake_case_and_get_resolves_them(cls, name):
+    assert cls().name == name
+    assert type(losses.get(name)) is cls
+    assert type(losses.get(cls.__name__)) is cls
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_name_and_dtype_arguments_are_kept(cls):
+    loss = cls(name="custom", dtype="float64")
+    assert (loss.name, loss.dtype) == ("custom", "float64")
+    config = loss.get_config()
+    assert (config["name"], config["dtype"]) == ("custom", "float64")
+    assert losses.deserialize(losses.serialize(loss)).get_config() == config
+
+
+class MyHuberLikeLoss(Loss):
+    pass
+
+
+class Squared(Loss):
+    pass
+
+
+@pytest.mark.parametrize("cls, name", [(MyHuberLikeLoss, "my_huber_like_loss"), (Squared, "squared")])
+def test_a_subclass_without_a_name_is_named_after_its_class_in_snake_case(cls, name):
+    assert cls().name == name
+    assert cls(name="given").name == "given"
+
+
+@pytest.mark.parametrize("cls, activation", [(SparseCategoricalCrossentropy, "softmax"),
+                                             (CategoricalCrossentropy, "softmax"), (BinaryCrossentropy, "sigmoid")])
+def test_fused_form_keeps_reduction_name_and_dtype(cls, activation):
+    loss = cls(reduction="sum", name="xent", dtype="float64")
+    fused = loss.from_logits_form(activation)
+    assert type(fused) is cls
+    assert fused.get_config() == {**loss.get_config(), "from_logits": True}
+    assert loss.from_logits_form("relu") is None
+    assert fused.from_logits_form(activation) is None
+
+
+# -- encode / decode --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sparse_decode_gives_the_labels_back_in_the_targets_dtype(dtype):
+    loss = SparseCategoricalCrossentropy()
+    onehot = loss.encode([2, 0, 1], 3, 3, dtype)
+    assert onehot.dtype == dtype
+    decoded = loss.decode(onehot)
+    assert decoded.dtype == dtype
+    np.testing.assert_array_equal(decoded, [2.0, 0.0, 1.0])
+
+
+@pytest.mark.parametrize("cls", [CategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("y", [[[0, 1], [1, 0]], np.array([[0.0, 1.0], [1.0, 0.0]]),
+                               np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)], ids=["ints", "f64", "f32"])
+def test_encode_converts_targets_to_the_requested_dtype(cls, dtype, y):
+    encoded = cls().encode(y, 2, 2, dtype)
+    assert encoded.dtype == dtype
+    np.testing.assert_array_equal(encoded, [[0.0, 1.0], [1.0, 0.0]])
+
+
+@pytest.mark.parametrize("cls", [CategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError])
+def test_encode_names_its_errors_y_true_unless_told_otherwise(cls):
+    with pytest.raises(ValueError, match=r"^y_true: expected "):
+        cls().encode(np.zeros((2, 3)), 2, 2, np.float64)
+    with pytest.raises(ValueError, match=r"^y: expected "):
+        cls().encode(np.zeros((2, 3)), 2, 2, np.float64, name="y")
+    with pytest.raises(ValueError, match=r"^y_true: expected only finite values"):
+        cls()([[np.nan, 1.0]], [[0.5, 0.5]])
+    with pytest.raises(ValueError, match=r"^y: expected only finite values"):
+        cls().encode([[np.nan, 1.0]], 1, 2, np.float64, name="y")
+
+
+_HINT = " (integer labels? use SparseCategoricalCrossentropy)"
+
+
+@pytest.mark.parametrize("shape, hint", [((3,), _HINT), ((3, 1), _HINT), ((3, 2), ""), ((2, 4), "")])
+def test_categorical_targets_of_the_wrong_shape_hint_at_sparse_labels_only_for_label_shapes(shape, hint):
+    message = (f"y_true: expected targets of shape (3, 4), one row of 4 class probabilities per sample, received "
+               f"shape {shape}{hint}")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        CategoricalCrossentropy()(np.zeros(shape), np.full((3, 4), 0.25))
+
+
+# -- per_sample, value ------------------------------------------------------------------------------------------
+EVERY_PATH = [SparseCategoricalCrossentropy(), SparseCategoricalCrossentropy(from_logits=True),
+              CategoricalCrossentropy(), CategoricalCrossentropy(from_logits=True), BinaryCrossentropy(),
+              BinaryCrossentropy(from_logits=True), MeanSquaredError(), MeanAbsoluteError()]
+
+
+@pytest.mark.parametrize("loss", EVERY_PATH, ids=lambda loss: f"{loss.name}-{getattr(loss, 'from_logits', '')}")
+def test_per_sample_returns_no_gradient_unless_asked_and_the_same_values_either_way(loss):
+    y, p = _targets_and_predictions(loss)
+    targets = loss.encode(y, 3, 2, np.float64)
+    values, grad = loss.per_sample(targets, p, want_grad=False)
+    assert grad is None
+    with_grad, grad = loss.per_sample(targets, p, want_grad=True)
+    assert grad.shape == p.shape
+    np.testing.assert_array_equal(values, with_grad)
+    np.testing.assert_array_equal(loss.call(y, p), values)
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "mean_with_sample_weight", "sum"])
+def test_value_weighs_and_reduces_like_call(reduction):
+    loss = MeanSquaredError(reduction=reduction)
+    y, p = np.array([[0.0], [1.0], [3.0]]), np.array([[1.0], [1.0], [1.0]])
+    w = np.array([2.0, 5.0, 0.5])
+    targets = loss.encode(y, 3, 1, np.float64)
+    total = 2.0 * 1.0 + 5.0 * 0.0 + 0.5 * 4.0                         # sum_i w_i (p_i - y_i)**2
+    expected = {"sum_over_batch_size": total / 3, "mean_with_sample_weight": total / 7.5, "sum": total}[reduction]
+    assert loss.value(targets, p, losses.sample_weights(w, 3, np.float64)) == pytest.approx(expected, rel=1e-12)
+    assert loss(y, p, sample_weight=w) == pytest.approx(expected, rel=1e-12)
+    unweighted = 1.0 + 0.0 + 4.0
+    assert loss.value(targets, p) == pytest.approx(unweighted if reduction == "sum" else unweighted / 3, rel=1e-12)
+
+
+# -- categorical cross-entropy: the logits path and the clip of the probabilities ----------------------------------
+def test_categorical_from_logits_is_stable_for_large_logits_in_each_row():
+    logits = np.array([[1000.0, 0.0, -1000.0], [0.0, 1.0, 2.0], [-1000.0, -999.0, -1001.0]])
+    y = np.array([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [1.0, 0.0, 0.0]])
+    lse = np.log(np.exp([0.0, 1.0, 2.0]).sum())
+    expected = [1000.0, lse - 2.0, lse - 1.0]                              # logsumexp(z_i) - z_i,y_i per row
+    np.testing.assert_allclose(CategoricalCrossentropy(from_logits=True).call(y, logits), expected, rtol=1e-12)
+    _, grad = CategoricalCrossentropy(from_logits=True).value_and_grad(y, logits)
+    assert np.isfinite(grad).all()
+
+
+def test_categorical_from_logits_gradient_for_rows_that_do_not_sum_to_one():
+    rng = np.random.default_rng(4)
+    y = np.array([[2.0, 0.0, 1.0], [0.0, 0.5, 0.0], [0.3, 0.3, 0.3]])
+    logits = rng.standard_normal((3, 3))
+    report = gradcheck.check_loss(CategoricalCrossentropy(from_logits=True), y, logits)
+    assert report.ok, f"\n{report}"
+    _, grad = CategoricalCrossentropy(from_logits=True).value_and_grad(y, logits)
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(grad, (softmax * y.sum(axis=1, keepdims=True) - y) / 3, rtol=1e-10, atol=1e-14)
+
+
+@pytest.mark.parametrize("y, p, value", [
+    ([0.0, 1.0], [1.0, 0.0], -np.log(EPSILON)),              # a 0 probability is clipped up to 1e-7
+    ([1.0, 0.0], [1.0, 0.0], -np.log(1 - EPSILON)),          # a 1 is clipped down to 1 - 1e-7
+    ([1.0, 0.0], [4.0, 0.0], -np.log(1 - EPSILON)),          # after the division by the row's sum
+])
+def test_categorical_probabilities_are_clipped_and_flat_outside_the_clip(y, p, value):
+    loss_value, grad = CategoricalCrossentropy().value_and_grad(np.array([y]), np.array([p]))
+    assert loss_value == pytest.approx(value, rel=1e-9)
+    np.testing.assert_array_equal(grad, [[0.0, 0.0]])       # clipped entries pass no gradient (as TF's clip)
+
+
+def test_categorical_probabilities_on_the_clip_boundary_keep_their_gradient():
+    # q = (1e-7, 1 - 1e-7) exactly: TF's clip passes the gradient at equality, so it is the unclipped
+    # d/dp_j of -sum_k y_k log(p_k / sum p) = -y_j / p_j + sum(y) / sum(p).
+    p, y = np.array([[EPSILON, 1 - EPSILON]]), np.array([[0.5, 0.5]])
+    _, grad = CategoricalCrossentropy().value_and_grad(y, p)
+    np.testing.assert_allclose(grad, -y / p + y.sum() / p.sum(), rtol=1e-9)
+
+
+def test_categorical_probabilities_gradient_inside_the_clip_matches_finite_differences():
+    p = np.array([[0.2, 0.5, 0.3], [0.1, 0.1, 0.8]])
+    report = gradcheck.check_loss(CategoricalCrossentropy(), [[0.0, 1.0, 0.0], [0.2, 0.3, 0.5]], p)
+    assert report.ok, f"\n{report}"
+
+
+# -- the lowercase functions ------------------------------------------------------------------------------------
+def test_lowercase_functions_default_to_probabilities_and_check_axis():
+    np.testing.assert_allclose(losses.categorical_crossentropy(np.array([[0.0, 1.0]]), np.array([[0.2, 0.8]])),
+                               [-np.log(0.8)], rtol=1e-12)
+    np.testing.assert_allclose(losses.binary_crossentropy(np.array([[1.0]]), np.array([[0.8]])), [-np.log(0.8)],
+                               rtol=1e-12)
+    np.testing.assert_allclose(losses.sparse_categorical_crossentropy([1], np.array([[0.2, 0.8]])), [-np.log(0.8)],
+                               rtol=1e-12)
+    axis_error = r"^axis: expected -1 \(the classes of predictions of shape \(n, classes\)\), received 0$"
+    for fn, y in [(losses.categorical_crossentropy, [[0.0, 1.0]]), (losses.binary_crossentropy, [[0.0, 1.0]]),
+                  (losses.sparse_categorical_crossentropy, [1])]:
+        with pytest.raises(ValueError, match=axis_error):
+            fn(y, [[0.2, 0.8]], axis=0)
+
+
+# -- deserialize ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("spec", [None, 3, "mse", [], {"class_name": "MeanSquaredError"},
+                                  {"class_name": "MeanSquaredError", "config": {}, "extra": 1},
+                                  {"class_name": "MeanSquaredError", "config": []}])
+def test_deserialize_refuses_a_malformed_spec(spec):
+    message = f"loss: expected {{'class_name': ..., 'config': {{...}}}}, received {spec!r}"
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        losses.deserialize(spec)
+
+
+def test_deserialize_names_unknown_classes_and_bad_configs():
+    message = ("loss: unknown class 'Hinge'; expected one of ['BinaryCrossentropy', 'CategoricalCrossentropy', "
+               "'MeanAbsoluteError', 'MeanSquaredError', 'SparseCategoricalCrossentropy']")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        losses.deserialize({"class_name": "Hinge", "config": {}})
+    with pytest.raises(ValueError, match=r"^loss: invalid config for MeanSquaredError \(.*bogus.*\)$"):
+        losses.deserialize({"class_name": "MeanSquaredError", "config": {"bogus": 1}})
