@@ -110,7 +110,10 @@ class Optimizer:
 
     def apply_gradients(self, grads_and_vars) -> None:
         """Keras-style: an iterable of ``(gradient, variable)`` pairs."""
-        pairs = list(grads_and_vars) if not isinstance(grads_and_vars, (str, bytes, np.ndarray)) else None
+        try:
+            pairs = list(grads_and_vars) if not isinstance(grads_and_vars, (str, bytes, np.ndarray)) else None
+        except TypeError:                                   # not iterable
+            pairs = None
         if pairs is None or not all(isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
             raise TypeError(f"grads_and_vars: expected (gradient, variable) pairs, e.g. zip(grads, params), received "
                             f"{describe(grads_and_vars)}")
