@@ -131,3 +131,21 @@ def test_activation_options_of_the_right_kind_are_kept():
     assert layer.get_config() == {"name": layer.name, "max_value": 6.0, "negative_slope": 0.1, "threshold": 0.5,
                                   "activation": "relu"}
     np.testing.assert_allclose(layer(np.array([[-1.0, 0.6, 9.0]])), [[-0.15, 0.6, 6.0]])
+
+
+def test_get_activation_makes_a_fresh_layer_or_none_for_the_identity():
+    from tinynet.layers import get_activation
+    assert get_activation(None) is None and get_activation("linear") is None
+    from tinynet.activations import linear
+    assert get_activation(linear) is None
+    relu = get_activation("relu")
+    assert isinstance(relu, Activation) and relu.activation_name == "relu" and relu.options == {}
+    capped = ReLU(max_value=6.0)
+    copy = get_activation(capped)
+    assert copy is not capped and copy.activation_name == "relu" and copy.options == {"max_value": 6.0}
+    np.testing.assert_array_equal(copy(np.array([[-1.0, 3.0, 9.0]])), [[0.0, 3.0, 6.0]])
+    with_options = get_activation(Activation("linear", name="x"))
+    assert with_options is None                          # the identity, whatever layer it came in
+    with pytest.raises(TypeError, match=r"^activation: expected an activation name, function or activation layer, "
+                                        r"received <Dense name="):
+        get_activation(Dense(2))

@@ -511,3 +511,19 @@ def test_an_unbuilt_layer_called_on_data_builds_in_float64_for_float64_else_in_f
     layer = Dense(2)
     out = layer(np.ones((3, 4), dtype=dtype))
     assert layer.kernel.dtype == np.dtype(built) and out.shape == (3, 2)
+
+
+def test_a_layer_or_loss_that_does_not_write_its_passes_says_so():
+    from tinynet.layers import Layer
+    from tinynet.losses import Loss
+
+    class Half(Layer):
+        pass
+
+    layer = Half()
+    with pytest.raises(NotImplementedError):
+        layer.forward(np.zeros((1, 2)))
+    with pytest.raises(NotImplementedError):
+        layer.backward(np.zeros((1, 2)))
+    with pytest.raises(NotImplementedError):
+        Loss().encode(np.zeros(2), 2, 1, np.float32)

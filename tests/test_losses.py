@@ -44,3 +44,13 @@ def test_mse_and_names():
     assert isinstance(get("mse"), MeanSquaredError)
     with pytest.raises(TypeError, match="from_logits"):
         SparseCategoricalCrossentropy(from_logits="yes")
+
+
+def test_the_mean_error_functions_give_one_value_per_sample():
+    """Keras's functions: the mean over the last axis, per sample, no reduction over the batch."""
+    from tinynet.losses import mae, mean_absolute_error, mean_squared_error, mse
+    y_true = np.array([[1.0, 2.0], [0.0, -1.0], [3.0, 3.0]])
+    y_pred = np.array([[1.5, 1.0], [2.0, -1.0], [3.0, 0.0]])
+    np.testing.assert_allclose(mean_squared_error(y_true, y_pred), [(0.25 + 1.0) / 2, 4.0 / 2, 9.0 / 2])
+    np.testing.assert_allclose(mean_absolute_error(y_true, y_pred), [(0.5 + 1.0) / 2, 2.0 / 2, 3.0 / 2])
+    assert mse is mean_squared_error and mae is mean_absolute_error
