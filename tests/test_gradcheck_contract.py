@@ -169,3 +169,38 @@ def test_check_loss_checks_any_real_predictions_in_float64(y_pred):
     report = gradcheck.check_loss(MeanSquaredError(name="sq"), [[0.0, 1.0], [1.0, 0.0]], y_pred)
     assert [(e.name, e.shape) for e in report.entries] == [("sq/y_pred", (2, 2))]
     assert report.ok, f"\n{report}"
+
+
+def test_numerical_gradient_refuses_what_it_cannot_poke_in_place():
+    with pytest.raises(TypeError, match=r"^w: expected a float64 array \(finite differences are meaningless in "
+                                        r"float32\), received \[1\.0, 2\.0\]$"):
+        gradcheck.numerical_gradient(lambda: 0.0, [1.0, 2.0])
+    strided = np.zeros((3, 4)).T                         # a view whose flattening is a copy: pokes would be lost
+    with pytest.raises(ValueError, match=r"^w: expected a contiguous array that can be poked in place$"):
+        gradcheck.numerical_gradient(lambda: float(strided.sum()), strided)
+    w = np.array([[1.0, 2.0], [3.0, 4.0]])
+    grad = gradcheck.numerical_gradient(lambda: float(np.sum(w ** 2)), w)
+    np.testing.assert_allclose(grad, 2 * w, rtol=1e-8)
+    np.testing.assert_array_equal(w, [[1.0, 2.0], [3.0, 4.0]])          # every element restored
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"h": 0.0}, r"^h: expected a number in \(0\.0, inf\), received 0\.0$"),
+    ({"h": -1e-6}, r"^h: expected a number in \(0\.0, inf\), received -1e-06$"),
+    ({"tol": 0.0}, r"^tol: expected a number in \(0\.0, inf\), received 0\.0$"),
+    ({"tol": -1.0}, r"^tol: expected a number in \(0\.0, inf\), received -1\.0$"),
+])
+def test_step_and_tolerance_must_be_positive(kwargs, match):
+    from tinynet.losses import MeanSquaredError
+    with pytest.raises(ValueError, match=match):
+        gradcheck.check_loss(MeanSquaredError(), [[1.0]], [[0.5]], **kwargs)
+
+
+def test_each_entry_reports_the_largest_absolute_difference():
+    from tinynet.losses import MeanSquaredError
+    report = gradcheck.check_loss(MeanSquaredError(), [[1.0, 0.0]], [[0.5, 0.25]])
+    (entry,) = report.entries
+    assert 0 < entry.max_abs_diff < 1e-8                 # central differences of a quadratic are exact to rounding
+    loss = MeanSquaredError()
+    _, analytic = loss.value_and_grad(np.array([[1.0, 0.0]]), np.array([[0.5, 0.25]]))
+    assert entry.analytic_norm == pytest.approx(float(np.linalg.norm(analytic)), rel=1e-12)
