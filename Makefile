@@ -35,13 +35,13 @@ train: $(STAMP)
 
 # Mutation testing (mutmut 3, configured in pyproject.toml); not part of `make test`. See docs/testing.md.
 mutate: $(STAMP)
-	$(VENV)/bin/mutmut run --max-children 2
+	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 2
 	$(VENV)/bin/mutmut results
 
 # The same without the TensorFlow tests (what a contributor without TensorFlow has); starts from fresh mutants.
 mutate-without-tf: $(STAMP)
 	rm -rf mutants
-	TINYNET_TESTS_WITHOUT_TF=1 $(VENV)/bin/mutmut run --max-children 2
+	OPENBLAS_NUM_THREADS=1 TINYNET_TESTS_WITHOUT_TF=1 $(VENV)/bin/mutmut run --max-children 2
 	$(VENV)/bin/mutmut results
 
 bench: $(STAMP)

@@ -230,3 +230,51 @@ def test_deserialize_names_unknown_classes_and_bad_configs():
         losses.deserialize({"class_name": "Hinge", "config": {}})
     with pytest.raises(ValueError, match=r"^loss: invalid config for MeanSquaredError \(.*bogus.*\)$"):
         losses.deserialize({"class_name": "MeanSquaredError", "config": {"bogus": 1}})
+
+
+def test_sample_weights_are_cast_to_the_predictions_dtype_as_keras_casts_them():
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(3), size=7).astype(np.float32)
+    y, w = rng.integers(0, 3, 7), rng.uniform(0, 1, 7)              # float64 weights for float32 predictions
+    loss = SparseCategoricalCrossentropy()
+    values = loss.call(y, p)
+    assert values.dtype == np.float32
+    assert loss(y, p, sample_weight=w) == loss.reduce(values, w.astype(np.float32))
+    value, grad = loss.value_and_grad(y, p, sample_weight=w)
+    assert grad.dtype == np.float32 and value == loss(y, p, sample_weight=w)
+
+
+def test_value_and_grad_takes_a_scalar_sample_weight_as_the_call_does():
+    rng = np.random.default_rng(1)
+    p = rng.dirichlet(np.ones(3), size=5)
+    y = rng.integers(0, 3, 5)
+    loss = SparseCategoricalCrossentropy()
+    v1, g1 = loss.value_and_grad(y, p)
+    v2, g2 = loss.value_and_grad(y, p, sample_weight=2.0)
+    assert v2 == pytest.approx(2 * v1, rel=1e-12) and v2 == pytest.approx(loss(y, p, sample_weight=2.0), rel=1e-12)
+    np.testing.assert_allclose(g2, 2 * g1, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.int64])
+def test_predictions_of_another_dtype_are_computed_in_float32(dtype):
+    y = np.array([0, 1])
+    p = np.array([[0.75, 0.25], [0.5, 0.5]]).astype(dtype) if dtype is np.float16 else np.array([[1, 0], [0, 1]])
+    values = SparseCategoricalCrossentropy().call(y, p)
+    assert values.dtype == np.float32
+    assert MeanSquaredError().call(np.zeros((2, 2)), p).dtype == np.float32
+
+
+@pytest.mark.parametrize("y_pred, match", [
+    (np.array([[np.nan, 1.0], [0.5, 0.5]]), r"^y_pred: expected only finite values, received an array containing"),
+    (np.zeros((2, 2, 2)), r"^y_pred: expected predictions of shape \(n, outputs\) or \(n,\), received shape "
+                          r"\(2, 2, 2\)$"),
+])
+def test_bad_predictions_are_named_y_pred(y_pred, match):
+    with pytest.raises(ValueError, match=match):
+        SparseCategoricalCrossentropy()(np.array([0, 1]), y_pred)
+
+
+def test_the_sparse_function_passes_ignore_class_on():
+    from tinynet.losses import sparse_categorical_crossentropy
+    with pytest.raises(ValueError, match=r"^ignore_class: tinynet supports only None, received 1$"):
+        sparse_categorical_crossentropy(np.array([0, 1]), np.array([[0.5, 0.5], [0.5, 0.5]]), ignore_class=1)
