@@ -149,3 +149,21 @@ def test_get_activation_makes_a_fresh_layer_or_none_for_the_identity():
     with pytest.raises(TypeError, match=r"^activation: expected an activation name, function or activation layer, "
                                         r"received <Dense name="):
         get_activation(Dense(2))
+
+
+def test_every_option_of_every_activation_is_checked():
+    import inspect
+    for name in activations.NAMES:
+        for option in list(inspect.signature(activations.get(name)).parameters)[1:]:
+            with pytest.raises((TypeError, ValueError), match=rf"^{option}: "):
+                Activation(name, **{option: "x"})
+
+
+def test_layer_configs_hold_only_the_options_that_differ_from_the_defaults():
+    from tinynet.layers import Linear
+    assert Softmax().get_config() == {"name": "softmax"}
+    assert Softmax(axis=1).get_config() == {"name": "softmax", "axis": 1}
+    assert Softmax(axis=-2).get_config() == {"name": "softmax", "axis": -2}
+    assert ReLU().get_config() == {"name": "re_lu"} and ReLU(threshold=0.5).get_config()["threshold"] == 0.5
+    assert Activation("gelu", approximate=True).get_config()["approximate"] is True
+    assert Linear().activation_name == "linear" and Linear().get_config() == {"name": "linear"}

@@ -199,11 +199,9 @@ class ReLU(Activation):
     """
 
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, name=None, input_shape=None):
-        if max_value is not None:
-            max_value = real_number(max_value, "max_value", low=0.0)
-        options = {"max_value": max_value, "negative_slope": real_number(negative_slope, "negative_slope", low=0.0),
-                   "threshold": real_number(threshold, "threshold")}
-        defaults = {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}
+        options = _checked_options(activations.relu, {"max_value": max_value, "negative_slope": negative_slope,
+                                                      "threshold": threshold})
+        defaults = {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}     # kept out of the config
         super().__init__("relu", name=name, input_shape=input_shape,
                          **{k: v for k, v in options.items() if v != defaults[k]})
 
@@ -212,15 +210,14 @@ class LeakyReLU(Activation):
     """``x`` for ``x >= 0``, ``negative_slope * x`` below (Keras's layer default 0.3; the function's is 0.2)."""
 
     def __init__(self, negative_slope=0.3, name=None, input_shape=None):
-        super().__init__("leaky_relu", name=name, input_shape=input_shape,
-                         negative_slope=real_number(negative_slope, "negative_slope", low=0.0))
+        super().__init__("leaky_relu", name=name, input_shape=input_shape, negative_slope=negative_slope)
 
 
 class ELU(Activation):
     """``x`` for ``x > 0``, ``alpha * (exp(x) - 1)`` below."""
 
     def __init__(self, alpha=1.0, name=None, input_shape=None):
-        super().__init__("elu", name=name, input_shape=input_shape, alpha=real_number(alpha, "alpha"))
+        super().__init__("elu", name=name, input_shape=input_shape, alpha=alpha)
 
 
 class Sigmoid(Activation):
@@ -246,9 +243,8 @@ class Softmax(Activation):
     """
 
     def __init__(self, axis=-1, name=None, input_shape=None):
-        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
-            raise TypeError(f"axis: expected an integer, received {describe(axis)}")
-        super().__init__("softmax", name=name, input_shape=input_shape, **({} if axis == -1 else {"axis": int(axis)}))
+        axis = _axis_option(axis, "axis")
+        super().__init__("softmax", name=name, input_shape=input_shape, **({} if axis == -1 else {"axis": axis}))
 
 
 ACTIVATIONS = {"linear": Linear, "relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "softmax": Softmax}
@@ -298,7 +294,7 @@ def _checked_options(fn, options: dict) -> dict:
         raise TypeError(f"{unknown[0]}: the activation {activations.serialize(fn)!r} takes "
                         f"{'the options ' + str(takes) if takes else 'no options'}, received {unknown[0]}="
                         f"{describe(options[unknown[0]])}")
-    return {k: _OPTION_CHECKS[k](v, k) if k in _OPTION_CHECKS else v for k, v in options.items()}
+    return {k: _OPTION_CHECKS[k](v, k) for k, v in options.items()}
 
 
 def _use_activation(layer, fn, options: dict) -> None:
