@@ -1,0 +1,190 @@
+"""Sequential's public contract: summary text, argument validation of evaluate/predict, weighting, errors."""
+
+import numpy as np
+import pytest
+
+import tinynet
+from tinynet.layers import Dense, Dropout, Softmax
+
+
+def _model(**kw):
+    return tinynet.Sequential([tinynet.Input((4,)), Dense(3, activation="relu"), Dense(3), Softmax()], seed=0, **kw)
+
+
+def _compiled():
+    m = _model()
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+              weighted_metrics=["accuracy"])
+    return m
+
+
+X = np.random.default_rng(1).normal(size=(10, 4)).astype("float32")
+Y = np.arange(10) % 3
+
+
+@pytest.mark.parametrize("call", [lambda m: m.count_params(), lambda m: m.set_weights([]),
+                                  lambda m: m.predict(X), lambda m: m(X), lambda m: m.save_weights("w.npz"),
+                                  lambda m: m.load_weights("w.npz"), lambda m: m.save("m.npz")])
+def test_unbuilt_model_refuses_with_the_method_name(call):
+    with pytest.raises(ValueError, match=r"^(count_params|set_weights|predict|__call__|save_weights|load_weights|save)"
+                                         r": the model has no weights yet"):
+        call(tinynet.Sequential([Dense(2)]))
+
+
+def test_unbuilt_messages_name_exactly_the_method():
+    m = tinynet.Sequential([Dense(2)])
+    for what, call in [("count_params", m.count_params), ("predict", lambda: m.predict(X)),
+                       ("__call__", lambda: m(X)), ("save", lambda: m.save("m.npz")),
+                       ("save_weights", lambda: m.save_weights("w.npz")),
+                       ("load_weights", lambda: m.load_weights("w.npz")), ("set_weights", lambda: m.set_weights([]))]:
+        with pytest.raises(ValueError, match=rf"^{what}: the model has no weights yet"):
+            call()
+    with pytest.raises(ValueError, match=r"^evaluate: expected a compiled model"):
+        m.evaluate(X, Y)
+    with pytest.raises(ValueError, match=r"^loss_and_gradients: expected a compiled model"):
+        m.loss_and_gradients(X, Y)
+    m.compile(loss="mse")
+    with pytest.raises(ValueError, match=r"^evaluate: the model has no weights yet"):
+        m.evaluate(X, np.zeros((10, 2)))
+
+
+def test_loss_and_gradients_builds_an_unbuilt_model():
+    m = tinynet.Sequential([Dense(2)], seed=0)
+    m.compile(loss="mse")
+    m.loss_and_gradients(X, np.zeros((10, 2)))
+    assert m.built and m.input_shape == (4,)
+
+
+def test_get_layer_index_bounds_and_types():
+    m = _model()
+    assert m.get_layer(index=-3) is m.layers[0]
+    with pytest.raises(ValueError, match=r"^index: expected a layer index in \[0, 3\), received 3$"):
+        m.get_layer(index=3)
+    with pytest.raises(TypeError, match=r"^index: expected an integer, received True$"):
+        m.get_layer(index=True)
+    with pytest.raises(TypeError, match=r"^index: expected an integer, received '1'$"):
+        m.get_layer(index="1")
+
+
+@pytest.mark.parametrize("method", ["evaluate", "predict"])
+def test_batch_size_and_verbose_validation(method):
+    m = _compiled()
+    call = (lambda **kw: m.evaluate(X, Y, **kw)) if method == "evaluate" else (lambda **kw: m.predict(X, **kw))
+    with pytest.raises(ValueError, match=r"^batch_size: expected a positive integer, received 0$"):
+        call(batch_size=0)
+    with pytest.raises(TypeError, match=r"^batch_size: expected a positive integer, received 2.0$"):
+        call(batch_size=2.0)
+    with pytest.raises(ValueError, match=r"^verbose: expected 0, 1, 2 or 'auto', received 3$"):
+        call(verbose=3)
+
+
+def test_evaluate_return_dict_validation_and_printed_line(capsys):
+    m = _compiled()
+    with pytest.raises(TypeError, match=r"^return_dict: expected True or False, received 'yes'$"):
+        m.evaluate(X, Y, return_dict="yes")
+    logs = m.evaluate(X, Y, verbose=1, return_dict=True)
+    assert capsys.readouterr().out == " - ".join(f"{k}: {v:.4f}" for k, v in logs.items()) + "\n"
+
+
+def test_evaluate_weights_samples_and_batches():
+    m = _compiled()
+    w = np.linspace(0.0, 2.0, 10).astype("float32")
+    probs = m.predict(X).astype("float64")
+    per = -np.log(probs[np.arange(10), Y])
+    logs = m.evaluate(X, Y, sample_weight=w, batch_size=4, return_dict=True, verbose=0)
+    assert logs["loss"] == pytest.approx(np.sum(w * per) / 10, rel=1e-4)
+    hit = (probs.argmax(1) == Y).astype(float)
+    assert logs["accuracy"] == pytest.approx(hit.mean())
+    assert logs["weighted_accuracy"] == pytest.approx(np.sum(w * hit) / np.sum(w))
+
+
+def test_predict_in_batches_equals_one_pass_and_compute_loss_outputs():
+    m = _compiled()
+    np.testing.assert_allclose(m.predict(X, batch_size=3), m.predict(X), rtol=1e-6)
+    x, t = m.prepare_data(X, Y)
+    _, out = m.compute_loss(x, t)
+    np.testing.assert_allclose(out, m.predict(X), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"^sample_weight: expected weights from prepare_sample_weight"):
+        m.compute_loss(x, t, np.ones(3, dtype="float32"))
+
+
+def test_call_training_flag_applies_dropout():
+    m = tinynet.Sequential([tinynet.Input((200,)), Dropout(0.5)], seed=0)
+    x = np.ones((2, 200), dtype="float32")
+    np.testing.assert_array_equal(m(x), x)
+    assert (m(x, training=True) == 0).any()
+
+
+def test_overflow_is_reported_by_name_without_numpy_warnings():
+    m = _compiled()
+    big = np.full((4, 4), 3e38, dtype="float32")
+    with np.errstate(all="raise"):
+        with pytest.raises(ValueError, match=r"^x: expected inputs the model can process in float32"):
+            m.evaluate(big, Y[:4], verbose=0)
+        with pytest.raises(ValueError, match=r"^x: expected inputs the model can process in float32"):
+            m.predict(big)
+
+
+def test_set_weights_resets_weights_before_step():
+    m = _compiled()
+    m.fit(X, Y, epochs=1, verbose=0)
+    m.set_weights(m.get_weights())
+    np.testing.assert_array_equal(m.weights_before_step, m.flat_weights)
+
+
+def test_nested_model_errors_and_config():
+    inner = tinynet.Sequential([tinynet.Input((4,)), Dense(2)], name="inner")
+    with pytest.raises(ValueError, match=r"^input_shape: model 'inner' takes samples of shape "
+                                         r"\(4,\), received \(5,\)$"):
+        tinynet.Sequential([tinynet.Input((5,)), inner])
+    outer = tinynet.Sequential([tinynet.Input((4,)), inner, Dense(2)])
+    outer.compile(loss="mse")
+    with pytest.raises(ValueError, match=r"is used for inference \(predict, evaluate\); train it on its own$"):
+        outer.fit(X, np.zeros((10, 2)), verbose=0)
+    assert isinstance(inner.get_config(), dict) and inner.get_config() == inner.get_config()
+
+
+def test_divergence_message():
+    m = tinynet.Sequential([tinynet.Input((4,)), Dense(2)], seed=0)
+    m.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(tinynet.DivergenceError, match=r"Lower the learning rate or check the data scale\.$") as e:
+        m.fit(np.full((4, 4), 1e30, dtype="float32"), np.zeros((4, 2)), verbose=0)
+    assert "keeps its last finite weights (model.history has the completed epochs)." in str(e.value)
+
+
+def test_class_sorted_warning_points_at_the_caller():
+    m = _compiled()
+    with pytest.warns(UserWarning, match=r"Shuffle it first or pass validation_data \(see tinynet\.datasets\."
+                                         r"train_test_split\)\.$") as rec:
+        m.fit(X, np.sort(Y), validation_split=0.2, verbose=0)
+    # mutmut's trampolines add call frames, so under `make mutate` the fixed stacklevel lands inside tinynet
+    if os.path.basename(os.path.dirname(os.path.dirname(tinynet.__file__))) != "mutants":
+        assert rec[0].filename == __file__
+
+
+def _lines(m):
+    out = []
+    m.summary(print_fn=out.append)
+    return out
+
+
+def test_summary_table_text():
+    inner = tinynet.Sequential([tinynet.Input((4,)), Dense(2)], name="inner")
+    m = tinynet.Sequential([tinynet.Input((4,)), inner, Dense(3, activation="relu", name="d"), Softmax(name="s")],
+                           name="m")
+    assert _lines(m) == [
+        'Model: "m"', "-" * 43,
+        "Layer (type)        Output Shape  Param #", "=" * 43,
+        "inner (Sequential)  (None, 2)     10     ",
+        "d (Dense, relu)     (None, 3)     9      ",
+        "s (Softmax)         (None, 3)     0      ", "=" * 43,
+        "Total params: 19", "Trainable params: 9", "Non-trainable params: 10", "-" * 43]
+
+
+def test_summary_of_unbuilt_built_and_empty_models():
+    assert _lines(tinynet.Sequential([Dense(2, name="d")], name="u"))[4:7] == [
+        "d (Dense, linear)  ?             ?      ", "=" * 42, "Total params: ?"]
+    b = tinynet.Sequential([Dense(2, name="d")], name="b")
+    b.build((4,))
+    assert _lines(b)[4] == "d (Dense, linear)  (None, 2)     10     "
+    assert _lines(tinynet.Sequential(name="e"))[2] == "Layer (type)  Output Shape  Param #"
