@@ -1,5 +1,9 @@
 """Sequential's public contract: summary text, argument validation of evaluate/predict, weighting, errors."""
 
+from __future__ import annotations
+
+import os
+
 import numpy as np
 import pytest
 
