@@ -599,6 +599,8 @@ def check_values(arrays: dict, optimizer) -> None:
     for key, array in arrays.items():
         if array.dtype.kind == "f" and not np.isfinite(array).all():
             raise ValueError(f"{key}: expected finite values, the array holds NaN or inf")
+        if key.endswith("/variance") and (array < 0).any():        # Normalization's statistics, as adapt gives them
+            raise ValueError(f"{key}: expected variances >= 0, the array holds {float(array.min())}")
     if optimizer is None:
         return
     iterations = int(arrays["optimizer/iterations"])
