@@ -86,7 +86,7 @@ def test_sparse_decode_gives_the_labels_back_in_the_targets_dtype(dtype):
     np.testing.assert_array_equal(decoded, [2.0, 0.0, 1.0])
 
 
-@pytest.mark.parametrize("cls", [CategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError])
+@pytest.mark.parametrize("cls", [CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("y", [[[0, 1], [1, 0]], np.array([[0.0, 1.0], [1.0, 0.0]]),
                                np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float32)], ids=["ints", "f64", "f32"])
@@ -96,7 +96,7 @@ def test_encode_converts_targets_to_the_requested_dtype(cls, dtype, y):
     np.testing.assert_array_equal(encoded, [[0.0, 1.0], [1.0, 0.0]])
 
 
-@pytest.mark.parametrize("cls", [CategoricalCrossentropy, MeanSquaredError, MeanAbsoluteError])
+@pytest.mark.parametrize("cls", [CategoricalCrossentropy, BinaryCrossentropy, MeanSquaredError, MeanAbsoluteError])
 def test_encode_names_its_errors_y_true_unless_told_otherwise(cls):
     with pytest.raises(ValueError, match=r"^y_true: expected "):
         cls().encode(np.zeros((2, 3)), 2, 2, np.float64)
@@ -117,6 +117,50 @@ def test_categorical_targets_of_the_wrong_shape_hint_at_sparse_labels_only_for_l
                f"shape {shape}{hint}")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         CategoricalCrossentropy()(np.zeros(shape), np.full((3, 4), 0.25))
+
+
+@pytest.mark.parametrize("loss, y_shape, width, message", [
+    (MeanSquaredError(), (4, 2), 3, "y_true: expected shape (4, 3) or (4, 1) (as the predictions), received (4, 2)"),
+    (MeanSquaredError(), (4, 2), 1, "y_true: expected shape (4, 1) (as the predictions), received (4, 2)"),
+    (MeanAbsoluteError(), (3,), 2, "y_true: expected shape (4, 2) or (4, 1) (as the predictions), received (3,)"),
+    # Keras's binary_crossentropy refuses targets whose shape differs from the predictions'; it does not broadcast
+    (BinaryCrossentropy(), (4, 1), 3, "y_true: expected shape (4, 3) (as the predictions), received (4, 1)"),
+    (BinaryCrossentropy(), (4, 2), 1, "y_true: expected shape (4, 1) (as the predictions), received (4, 2)"),
+])
+def test_targets_of_the_wrong_shape_name_the_shapes_accepted(loss, y_shape, width, message):
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        loss(np.zeros(y_shape), np.full((4, width), 0.5))
+
+
+@pytest.mark.parametrize("cls", [MeanSquaredError, MeanAbsoluteError])
+@pytest.mark.parametrize("width", [2, 3])
+def test_one_target_column_is_broadcast_over_the_outputs(cls, width):
+    y, p = np.array([[0.0], [1.0], [2.0]]), np.arange(3.0 * width).reshape(3, width) / 4
+    assert cls()(y, p) == cls()(np.repeat(y, width, axis=1), p)
+
+
+# -- label smoothing --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("from_logits", [False, True])
+@pytest.mark.parametrize("cls, uniform", [(CategoricalCrossentropy, 1 / 3), (BinaryCrossentropy, 1 / 2)],
+                         ids=["categorical", "binary"])
+def test_label_smoothing_mixes_the_targets_with_the_uniform_distribution(cls, uniform, from_logits):
+    # Keras: y <- y (1 - s) + s / classes, where a binary output has the two classes {0, 1}
+    y = np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    p = np.array([[0.2, 0.5, 0.3], [0.6, 0.1, 0.3]]) if not from_logits else np.array([[1.0, -2.0, 0.5],
+                                                                                        [0.3, 2.0, -1.0]])
+    s = 0.3
+    smoothed = cls(from_logits=from_logits, label_smoothing=s)
+    by_hand = cls(from_logits=from_logits)(y * (1 - s) + s * uniform, p)
+    assert smoothed(y, p) == pytest.approx(by_hand, rel=1e-12)
+    assert smoothed(y, p) != pytest.approx(cls(from_logits=from_logits)(y, p), rel=1e-3)
+
+
+def test_binary_probabilities_on_the_clip_boundary_keep_their_gradient():
+    # p = 1e-7 and 1 - 1e-7 exactly: TF's clip passes the gradient at equality, so it is the unclipped
+    # d/dp of the mean over the outputs of -(y log p + (1 - y) log(1 - p)) = (p - y) / (p (1 - p)) / outputs.
+    p, y = np.array([[EPSILON, 1 - EPSILON]]), np.array([[0.5, 0.5]])
+    _, grad = BinaryCrossentropy().value_and_grad(y, p)
+    np.testing.assert_allclose(grad, (p - y) / (p * (1 - p)) / 2, rtol=1e-9)
 
 
 # -- per_sample, value ------------------------------------------------------------------------------------------
