@@ -11,7 +11,7 @@ import pytest
 
 import tinynet
 from tinynet import Sequential
-from tinynet.layers import Activation, Dense
+from tinynet.layers import Activation, Dense, Dropout
 from tinynet.losses import SparseCategoricalCrossentropy
 from tinynet.optimizers import SGD, Adam
 
@@ -110,7 +110,8 @@ def test_every_numpy_bit_generator_saves_and_resumes(tmp_path, bit_generator):
     x, y = data()
 
     def model():
-        m = Sequential([Dense(4, activation="relu", input_shape=(5,)), Dense(3)],
+        # Dropout draws from the model's generator: the loaded model's layers must share the restored one
+        m = Sequential([Dense(4, activation="relu", input_shape=(5,)), Dropout(0.3), Dense(3)],
                        seed=np.random.Generator(bit_generator(7)))
         m.compile(loss=SparseCategoricalCrossentropy(from_logits=True), optimizer=Adam())
         return m

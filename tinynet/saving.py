@@ -241,180 +241,171 @@ def sample_shape(value, at):
         _fail(at, f"a shape of at most {_MAX_SIZE} values", value)
 
 
-_POSITIVE = number(0.0, low_open=True)
-_NON_NEGATIVE = number(0.0)
-_FRACTION = number(0.0, 1.0, high_open=True)          # [0, 1): rates, betas, rho
-_MOMENTUM = number(0.0, 1.0)                          # [0, 1], as Keras's SGD
-_PROBABILITY = number(0.0, 1.0)                       # label smoothing
-_FLOAT_DTYPE = one_of("float32", "float64")
-_AXIS = integer(-_MAX_RANK - 1, _MAX_RANK)            # an axis of (batch, *sample)
-_CLASS_AXIS = one_of(-1, 1)                           # the classes of (n, classes)
+def model_schema():
+    """The check of a whole ``config.json``, built from the checks above each time a file is read rather than once
+    at import: what runs is then the code of these lines as it stands when it runs (mutation testing switches code
+    at call time, docs/testing.md). Building it takes microseconds."""
+    _POSITIVE = number(0.0, low_open=True)
+    _NON_NEGATIVE = number(0.0)
+    _FRACTION = number(0.0, 1.0, high_open=True)          # [0, 1): rates, betas, rho
+    _MOMENTUM = number(0.0, 1.0)                          # [0, 1], as Keras's SGD
+    _PROBABILITY = number(0.0, 1.0)                       # label smoothing
+    _FLOAT_DTYPE = one_of("float32", "float64")
+    _AXIS = integer(-_MAX_RANK - 1, _MAX_RANK)            # an axis of (batch, *sample)
+    _CLASS_AXIS = one_of(-1, 1)                           # the classes of (n, classes)
 
-# -- regularizers, layers -----------------------------------------------------------------------------------
-_REGULARIZER = nullable(spec({"L1": fields({}, {"l1": _NON_NEGATIVE}), "L2": fields({}, {"l2": _NON_NEGATIVE}),
-                              "L1L2": fields({}, {"l1": _NON_NEGATIVE, "l2": _NON_NEGATIVE})}, "regularizer"))
-_ACTIVATION = nullable(one_of(*activations.NAMES))    # None: linear, as the constructors take it
-_INITIALIZER = one_of(*initializers.NAMES)
-# The keyword options of the activation functions, for an Activation layer (each allowed only for a function that
-# takes it).
-_ACTIVATION_OPTIONS = {"negative_slope": _NON_NEGATIVE, "max_value": nullable(_NON_NEGATIVE), "threshold": number(),
-                       "alpha": number(), "approximate": boolean, "axis": _AXIS}
+    # -- regularizers, layers -----------------------------------------------------------------------------------
+    _REGULARIZER = nullable(spec({"L1": fields({}, {"l1": _NON_NEGATIVE}), "L2": fields({}, {"l2": _NON_NEGATIVE}),
+                                  "L1L2": fields({}, {"l1": _NON_NEGATIVE, "l2": _NON_NEGATIVE})}, "regularizer"))
+    _ACTIVATION = nullable(one_of(*activations.NAMES))    # None: linear, as the constructors take it
+    _INITIALIZER = one_of(*initializers.NAMES)
+    # The keyword options of the activation functions, for an Activation layer (each allowed only for a function that
+    # takes it).
+    _ACTIVATION_OPTIONS = {"negative_slope": _NON_NEGATIVE, "max_value": nullable(_NON_NEGATIVE), "threshold": number(),
+                           "alpha": number(), "approximate": boolean, "axis": _AXIS}
 
+    def _layer(required: dict | None = None, optional: dict | None = None):
+        """A layer's config: its ``name`` and, once built, ``input_shape``, then its own keys."""
+        return fields({"name": name, **(required or {})}, {"input_shape": sample_shape, **(optional or {})})
 
-def _layer(required: dict | None = None, optional: dict | None = None):
-    """A layer's config: its ``name`` and, once built, ``input_shape``, then its own keys."""
-    return fields({"name": name, **(required or {})}, {"input_shape": sample_shape, **(optional or {})})
+    def activation_layer(value, at):
+        """An ``Activation`` layer: a function's name and only the keyword options that function takes."""
+        options = {}
+        if isinstance(value, dict) and isinstance(value.get("activation"), str) and value["activation"] in \
+                activations.NAMES:
+            takes = list(inspect.signature(activations.get(value["activation"])).parameters)[1:]
+            options = {k: _ACTIVATION_OPTIONS[k] for k in takes if k in _ACTIVATION_OPTIONS}
+        _layer({"activation": _ACTIVATION}, options)(value, at)
 
+    _LAYERS = {
+        "Dense": _layer({"units": integer(1, _MAX_SIZE)},
+                        {"activation": _ACTIVATION, "use_bias": boolean, "kernel_initializer": _INITIALIZER,
+                         "bias_initializer": _INITIALIZER, "kernel_regularizer": _REGULARIZER,
+                         "bias_regularizer": _REGULARIZER, "activity_regularizer": _REGULARIZER}),
+        "Dropout": _layer({"rate": _FRACTION}, {"seed": nullable(integer(0, 2**128 - 1))}),
+        "Normalization": _layer({}, {"axis": _CLASS_AXIS, "invert": boolean}),
+        "Flatten": _layer(),
+        "Activation": activation_layer,
+        "Linear": _layer(), "Sigmoid": _layer(), "Tanh": _layer(),
+        "ReLU": _layer({}, {"max_value": nullable(_NON_NEGATIVE), "negative_slope": _NON_NEGATIVE,
+                            "threshold": number()}),
+        "LeakyReLU": _layer({}, {"negative_slope": _NON_NEGATIVE}),
+        "ELU": _layer({}, {"alpha": number()}),
+        "Softmax": _layer({}, {"axis": _AXIS}),
+    }
 
-def activation_layer(value, at):
-    """An ``Activation`` layer: a function's name and only the keyword options that function takes."""
-    options = {}
-    if isinstance(value, dict) and isinstance(value.get("activation"), str) and value["activation"] in \
-            activations.NAMES:
-        takes = list(inspect.signature(activations.get(value["activation"])).parameters)[1:]
-        options = {k: _ACTIVATION_OPTIONS[k] for k in takes if k in _ACTIVATION_OPTIONS}
-    _layer({"activation": _ACTIVATION}, options)(value, at)
+    # -- losses, schedules, optimizers, metrics -------------------------------------------------------------------
+    def _loss(**own):
+        return fields({}, {"name": text, "reduction": one_of("sum_over_batch_size", "mean", "mean_with_sample_weight",
+                                                              "sum"), "dtype": nullable(_FLOAT_DTYPE), **own})
 
+    _CROSSENTROPY = {"from_logits": boolean, "label_smoothing": _PROBABILITY, "axis": _CLASS_AXIS}
+    _LOSSES = {
+        "SparseCategoricalCrossentropy": _loss(from_logits=boolean, ignore_class=one_of(None)),
+        "CategoricalCrossentropy": _loss(**_CROSSENTROPY),
+        "BinaryCrossentropy": _loss(**_CROSSENTROPY),
+        "MeanSquaredError": _loss(),
+        "MeanAbsoluteError": _loss(),
+    }
 
-_LAYERS = {
-    "Dense": _layer({"units": integer(1, _MAX_SIZE)},
-                    {"activation": _ACTIVATION, "use_bias": boolean, "kernel_initializer": _INITIALIZER,
-                     "bias_initializer": _INITIALIZER, "kernel_regularizer": _REGULARIZER,
-                     "bias_regularizer": _REGULARIZER, "activity_regularizer": _REGULARIZER}),
-    "Dropout": _layer({"rate": _FRACTION}, {"seed": nullable(integer(0, 2**128 - 1))}),
-    "Normalization": _layer({}, {"axis": _CLASS_AXIS, "invert": boolean}),
-    "Flatten": _layer(),
-    "Activation": activation_layer,
-    "Linear": _layer(), "Sigmoid": _layer(), "Tanh": _layer(),
-    "ReLU": _layer({}, {"max_value": nullable(_NON_NEGATIVE), "negative_slope": _NON_NEGATIVE,
-                        "threshold": number()}),
-    "LeakyReLU": _layer({}, {"negative_slope": _NON_NEGATIVE}),
-    "ELU": _layer({}, {"alpha": number()}),
-    "Softmax": _layer({}, {"axis": _AXIS}),
-}
+    _SCHEDULE_RATE = number(0.0, _FLOAT32_MAX)          # schedules compute in float32, as Keras's
+    _SCHEDULES = {
+        "ExponentialDecay": fields({"initial_learning_rate": _SCHEDULE_RATE, "decay_steps": _POSITIVE,
+                                    "decay_rate": _POSITIVE}, {"staircase": boolean, "name": text}),
+        "InverseTimeDecay": fields({"initial_learning_rate": _SCHEDULE_RATE, "decay_steps": _POSITIVE,
+                                    "decay_rate": _NON_NEGATIVE}, {"staircase": boolean, "name": text}),
+        "PiecewiseConstantDecay": fields({"boundaries": list_of(integer(-2**63, 2**63 - 1), min_len=1),
+                                          "values": list_of(_SCHEDULE_RATE, min_len=2, max_len=_MAX_ITEMS + 1)},
+                                         {"name": text}),
+    }
 
-# -- losses, schedules, optimizers, metrics -------------------------------------------------------------------
-def _loss(**own):
-    return fields({}, {"name": text, "reduction": one_of("sum_over_batch_size", "mean", "mean_with_sample_weight",
-                                                          "sum"), "dtype": nullable(_FLOAT_DTYPE), **own})
+    def learning_rate(value, at):
+        """A number >= 0, or a serialized schedule."""
+        if isinstance(value, dict):
+            spec(_SCHEDULES, "learning-rate schedule")(value, at)
+        else:
+            _NON_NEGATIVE(value, at)                        # 0 is allowed, as by the optimizers (and Keras)
 
+    def _optimizer(**own):
+        return fields({}, {"name": nullable(text), "learning_rate": learning_rate,
+                           "weight_decay": nullable(_NON_NEGATIVE), "clipnorm": nullable(_POSITIVE),
+                           "global_clipnorm": nullable(_POSITIVE), "clipvalue": nullable(_POSITIVE), **own})
 
-_CROSSENTROPY = {"from_logits": boolean, "label_smoothing": _PROBABILITY, "axis": _CLASS_AXIS}
-_LOSSES = {
-    "SparseCategoricalCrossentropy": _loss(from_logits=boolean, ignore_class=one_of(None)),
-    "CategoricalCrossentropy": _loss(**_CROSSENTROPY),
-    "BinaryCrossentropy": _loss(**_CROSSENTROPY),
-    "MeanSquaredError": _loss(),
-    "MeanAbsoluteError": _loss(),
-}
+    _ADAM = {"beta_1": _FRACTION, "beta_2": _FRACTION, "epsilon": _NON_NEGATIVE, "amsgrad": boolean}
+    _OPTIMIZERS = {
+        "SGD": _optimizer(momentum=_MOMENTUM, nesterov=boolean),
+        "Adam": _optimizer(**_ADAM),
+        "AdamW": _optimizer(**_ADAM),
+        "RMSprop": _optimizer(rho=_FRACTION, momentum=_MOMENTUM, epsilon=_NON_NEGATIVE, centered=boolean),
+        "Adagrad": _optimizer(initial_accumulator_value=_NON_NEGATIVE, epsilon=_NON_NEGATIVE),
+    }
 
-_SCHEDULE_RATE = number(0.0, _FLOAT32_MAX)          # schedules compute in float32, as Keras's
-_SCHEDULES = {
-    "ExponentialDecay": fields({"initial_learning_rate": _SCHEDULE_RATE, "decay_steps": _POSITIVE,
-                                "decay_rate": _POSITIVE}, {"staircase": boolean, "name": text}),
-    "InverseTimeDecay": fields({"initial_learning_rate": _SCHEDULE_RATE, "decay_steps": _POSITIVE,
-                                "decay_rate": _NON_NEGATIVE}, {"staircase": boolean, "name": text}),
-    "PiecewiseConstantDecay": fields({"boundaries": list_of(integer(-2**63, 2**63 - 1), min_len=1),
-                                      "values": list_of(_SCHEDULE_RATE, min_len=2, max_len=_MAX_ITEMS + 1)},
-                                     {"name": text}),
-}
+    _METRIC_FUNCTIONS = tuple(f.__name__ for f in (
+        metrics_mod.sparse_categorical_accuracy, metrics_mod.categorical_accuracy, metrics_mod.binary_accuracy,
+        metrics_mod.mean_squared_error, metrics_mod.mean_absolute_error))
+    _THRESHOLD = number(-_FLOAT32_MAX, _FLOAT32_MAX)
 
+    def _metric(required: dict | None = None, **own):
+        return fields(required or {}, {"name": name, "dtype": nullable(_FLOAT_DTYPE), **own})
 
-def learning_rate(value, at):
-    """A number >= 0, or a serialized schedule."""
-    if isinstance(value, dict):
-        spec(_SCHEDULES, "learning-rate schedule")(value, at)
-    else:
-        _NON_NEGATIVE(value, at)                        # 0 is allowed, as by the optimizers (and Keras)
+    _METRICS = {
+        "Mean": _metric(), "SparseCategoricalAccuracy": _metric(), "CategoricalAccuracy": _metric(),
+        "BinaryAccuracy": _metric(threshold=_THRESHOLD),
+        "MeanSquaredError": _metric(), "MeanAbsoluteError": _metric(),
+        "MeanMetricWrapper": _metric({"fn": one_of(*_METRIC_FUNCTIONS)}, threshold=_THRESHOLD),
+        "BinaryCrossentropy": _metric(from_logits=boolean, label_smoothing=_PROBABILITY),
+        "CategoricalCrossentropy": _metric(from_logits=boolean, label_smoothing=_PROBABILITY, axis=_CLASS_AXIS),
+        "SparseCategoricalCrossentropy": _metric(from_logits=boolean),
+    }
 
+    def metric(value, at):
+        """A metric as ``compile`` took it: a name ``tinynet.metrics.get`` knows, or a serialized metric."""
+        if not isinstance(value, str):
+            spec(_METRICS, "metric")(value, at)
+            return
+        try:
+            metrics_mod.get(value, (1,), (1, 2))                  # the check compile makes of a name
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{at}: {exc}") from None
 
-def _optimizer(**own):
-    return fields({}, {"name": nullable(text), "learning_rate": learning_rate, "weight_decay": nullable(_NON_NEGATIVE),
-                       "clipnorm": nullable(_POSITIVE), "global_clipnorm": nullable(_POSITIVE),
-                       "clipvalue": nullable(_POSITIVE), **own})
+    # -- the state of the shuffling generator ---------------------------------------------------------------------
+    def _unsigned_array(bits: int, length: int):
+        """``{"array": [length integers of `bits` bits], "dtype": "<u4"/"<u8" (or big-endian)}``."""
+        code = {32: "u4", 64: "u8"}[bits]
+        return fields({"array": list_of(integer(0, 2**bits - 1), min_len=length, max_len=length),
+                       "dtype": one_of("<" + code, ">" + code)})
 
+    _BUFFERED = {"has_uint32": one_of(0, 1), "uinteger": integer(0, 2**32 - 1)}     # a half-used 64-bit draw
+    _PCG_STATE = fields({"bit_generator": text, "state": fields({"state": integer(0, 2**128 - 1),
+                                                                  "inc": integer(0, 2**128 - 1)}), **_BUFFERED})
+    # NumPy takes MT19937's ``pos`` and Philox's ``buffer_pos`` as given and indexes its state arrays with them: a
+    # position out of range would read outside them.
+    _RNG_STATES = {
+        "PCG64": _PCG_STATE,
+        "PCG64DXSM": _PCG_STATE,
+        "MT19937": fields({"bit_generator": text, "state": fields({"key": _unsigned_array(32, 624),
+                                                                   "pos": integer(0, 624)})}),
+        "Philox": fields({"bit_generator": text, "state": fields({"counter": _unsigned_array(64, 4),
+                                                                  "key": _unsigned_array(64, 2)}),
+                          "buffer": _unsigned_array(64, 4), "buffer_pos": integer(0, 4), **_BUFFERED}),
+        "SFC64": fields({"bit_generator": text, "state": fields({"state": _unsigned_array(64, 4)}), **_BUFFERED}),
+    }
 
-_ADAM = {"beta_1": _FRACTION, "beta_2": _FRACTION, "epsilon": _NON_NEGATIVE, "amsgrad": boolean}
-_OPTIMIZERS = {
-    "SGD": _optimizer(momentum=_MOMENTUM, nesterov=boolean),
-    "Adam": _optimizer(**_ADAM),
-    "AdamW": _optimizer(**_ADAM),
-    "RMSprop": _optimizer(rho=_FRACTION, momentum=_MOMENTUM, epsilon=_NON_NEGATIVE, centered=boolean),
-    "Adagrad": _optimizer(initial_accumulator_value=_NON_NEGATIVE, epsilon=_NON_NEGATIVE),
-}
+    def rng_state(value, at):
+        """A NumPy bit generator's state exactly as ``bit_generator.state`` gives it, for one of NumPy's generators."""
+        kind = value.get("bit_generator") if isinstance(value, dict) else None
+        if not isinstance(kind, str) or kind not in _RNG_STATES:
+            _fail(_child(at, "bit_generator"), f"one of NumPy's bit generators {sorted(_RNG_STATES)}", kind)
+        _RNG_STATES[kind](value, at)
 
-_METRIC_FUNCTIONS = tuple(f.__name__ for f in (
-    metrics_mod.sparse_categorical_accuracy, metrics_mod.categorical_accuracy, metrics_mod.binary_accuracy,
-    metrics_mod.mean_squared_error, metrics_mod.mean_absolute_error))
-_THRESHOLD = number(-_FLOAT32_MAX, _FLOAT32_MAX)
-
-
-def _metric(required: dict | None = None, **own):
-    return fields(required or {}, {"name": name, "dtype": nullable(_FLOAT_DTYPE), **own})
-
-
-_METRICS = {
-    "Mean": _metric(), "SparseCategoricalAccuracy": _metric(), "CategoricalAccuracy": _metric(),
-    "BinaryAccuracy": _metric(threshold=_THRESHOLD),
-    "MeanSquaredError": _metric(), "MeanAbsoluteError": _metric(),
-    "MeanMetricWrapper": _metric({"fn": one_of(*_METRIC_FUNCTIONS)}, threshold=_THRESHOLD),
-    "BinaryCrossentropy": _metric(from_logits=boolean, label_smoothing=_PROBABILITY),
-    "CategoricalCrossentropy": _metric(from_logits=boolean, label_smoothing=_PROBABILITY, axis=_CLASS_AXIS),
-    "SparseCategoricalCrossentropy": _metric(from_logits=boolean),
-}
-
-
-def metric(value, at):
-    """A metric as ``compile`` took it: a name ``tinynet.metrics.get`` knows, or a serialized metric."""
-    if not isinstance(value, str):
-        spec(_METRICS, "metric")(value, at)
-        return
-    try:
-        metrics_mod.get(value, (1,), (1, 2))                  # the check compile makes of a name
-    except (ValueError, TypeError) as exc:
-        raise ValueError(f"{at}: {exc}") from None
-
-
-# -- the state of the shuffling generator ---------------------------------------------------------------------
-def _unsigned_array(bits: int, length: int):
-    """``{"array": [length integers of `bits` bits], "dtype": "<u4"/"<u8" (or big-endian)}``."""
-    code = {32: "u4", 64: "u8"}[bits]
-    return fields({"array": list_of(integer(0, 2**bits - 1), min_len=length, max_len=length),
-                   "dtype": one_of("<" + code, ">" + code)})
-
-
-_BUFFERED = {"has_uint32": one_of(0, 1), "uinteger": integer(0, 2**32 - 1)}     # a half-used 64-bit draw
-_PCG_STATE = fields({"bit_generator": text, "state": fields({"state": integer(0, 2**128 - 1),
-                                                              "inc": integer(0, 2**128 - 1)}), **_BUFFERED})
-# NumPy takes MT19937's ``pos`` and Philox's ``buffer_pos`` as given and indexes its state arrays with them: a
-# position out of range would read outside them.
-_RNG_STATES = {
-    "PCG64": _PCG_STATE,
-    "PCG64DXSM": _PCG_STATE,
-    "MT19937": fields({"bit_generator": text, "state": fields({"key": _unsigned_array(32, 624),
-                                                               "pos": integer(0, 624)})}),
-    "Philox": fields({"bit_generator": text, "state": fields({"counter": _unsigned_array(64, 4),
-                                                              "key": _unsigned_array(64, 2)}),
-                      "buffer": _unsigned_array(64, 4), "buffer_pos": integer(0, 4), **_BUFFERED}),
-    "SFC64": fields({"bit_generator": text, "state": fields({"state": _unsigned_array(64, 4)}), **_BUFFERED}),
-}
-
-
-def rng_state(value, at):
-    """A NumPy bit generator's state exactly as ``bit_generator.state`` gives it, for one of NumPy's generators."""
-    kind = value.get("bit_generator") if isinstance(value, dict) else None
-    if not isinstance(kind, str) or kind not in _RNG_STATES:
-        _fail(_child(at, "bit_generator"), f"one of NumPy's bit generators {sorted(_RNG_STATES)}", kind)
-    _RNG_STATES[kind](value, at)
-
-
-# -- the whole config ---------------------------------------------------------------------------------------
-_COMPILE = fields({"loss": spec(_LOSSES, "loss"), "optimizer": spec(_OPTIMIZERS, "optimizer")},
-                  {"metrics": list_of(metric), "weighted_metrics": list_of(metric)})
-_MODEL = fields({"format": one_of(FORMAT), "version": integer(1, FORMAT_VERSION), "name": text, "dtype": _FLOAT_DTYPE,
-                 "input_shape": sample_shape, "layers": list_of(spec(_LAYERS, "layer"), min_len=1, max_len=_MAX_LAYERS),
-                 "compile": nullable(_COMPILE)},
-                {"rng_state": rng_state})
+    # -- the whole config ---------------------------------------------------------------------------------------
+    _COMPILE = fields({"loss": spec(_LOSSES, "loss"), "optimizer": spec(_OPTIMIZERS, "optimizer")},
+                      {"metrics": list_of(metric), "weighted_metrics": list_of(metric)})
+    return fields({"format": one_of(FORMAT), "version": integer(1, FORMAT_VERSION), "name": text,
+                   "dtype": _FLOAT_DTYPE, "input_shape": sample_shape,
+                   "layers": list_of(spec(_LAYERS, "layer"), min_len=1, max_len=_MAX_LAYERS),
+                   "compile": nullable(_COMPILE)},
+                  {"rng_state": rng_state})
 
 
 def check_format(config) -> None:
@@ -489,7 +480,7 @@ def read_config(npz: NpzReader) -> dict:
         raise ValueError(f"config.json: not text ({exc})") from None
     config = parse_json(config_text, "config.json")
     check_format(config)
-    _MODEL(config, "config.json")
+    model_schema()(config, "config.json")
     check_layer_names(config)
     return config
 

@@ -1,0 +1,380 @@
+"""What ``load_model`` says when it refuses a file (docs/errors.md, "Files from elsewhere"): each edit of a real
+saved file below is refused with a ``ValueError`` that names the file, the place in it and what was expected, in
+exactly these words; the values at the limits still load. NumPy only, and fast: `make mutate` runs this file for
+every mutant of saving.py.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+
+import numpy as np
+import pytest
+
+import tinynet
+from tinynet import Sequential, layers, losses, metrics, optimizers
+from tinynet.optimizers import schedules
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """``(arrays, config)`` of a trained model with statistics, dropout, an activation layer, a schedule, metrics
+    and Adam's moments."""
+    x = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    norm = layers.Normalization(input_shape=(4,))
+    norm.adapt(x)
+    model = Sequential([norm, layers.Dense(3, activation="relu"), layers.Dropout(0.5), layers.Activation("tanh"),
+                        layers.Dense(2)], seed=1)
+    model.compile(loss=losses.SparseCategoricalCrossentropy(from_logits=True),
+                  optimizer=optimizers.Adam(schedules.ExponentialDecay(0.01, 3, 0.5)),
+                  metrics=["accuracy", metrics.SparseCategoricalAccuracy()])
+    model.fit(x, np.arange(16) % 2, epochs=1, batch_size=8, verbose=0)
+    path = tmp_path_factory.mktemp("refusals") / "model.npz"
+    model.save(path)
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    return arrays, json.loads(str(arrays["config.json"]))
+
+
+def refusal(tmp_path, arrays) -> str | None:
+    """Why ``load_model`` refuses a file of ``arrays`` (the reason in its message), or None if it loads."""
+    path = tmp_path / "edited.npz"
+    np.savez(path, **arrays)
+    try:
+        tinynet.load_model(path)
+    except ValueError as exc:
+        match = re.fullmatch(rf"path: {re.escape(repr(str(path)))} is not a valid tinynet model file \((.*)\)",
+                             str(exc), flags=re.DOTALL)
+        assert match, f"not the refusal's form: {exc}"
+        return match.group(1)
+    return None
+
+
+def with_config(arrays, config) -> dict:
+    return {**arrays, "config.json": np.array(config if isinstance(config, str) else json.dumps(config))}
+
+
+def setk(path, value):
+    def edit(config):
+        target = config
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+        return config
+    return edit
+
+
+def delk(path):
+    def edit(config):
+        target = config
+        for key in path[:-1]:
+            target = target[key]
+        del target[path[-1]]
+        return config
+    return edit
+
+
+def whole(value):
+    return lambda config: value
+
+
+def nested(depth):
+    value = "x"
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+L = "layers"
+C = "compile"
+OPT = ("compile", "optimizer", "config")
+CONFIG_EDITS = [
+    ('not-an-object', whole([1, 2]),
+     'config.json: expected a JSON object, received [1, 2]'),
+    ('format', setk(["format"], "keras"),
+     "config.json['format']: expected 'tinynet.Sequential', received 'keras'"),
+    ('version-0', setk(["version"], 0),
+     "config.json['version']: expected an integer in [1, 9223372036854775808], received 0"),
+    ('version-true', setk(["version"], True),
+     "config.json['version']: expected an integer in [1, 9223372036854775808], received True"),
+    ('version-newer', setk(["version"], 2),
+     "config.json['version']: the file is format version 2, written by a newer tinynet; this one "
+     'reads versions up to 1 (upgrade tinynet to read it)'),
+    ('version-huge', setk(["version"], 2**63 + 1),
+     "config.json['version']: expected an integer in [1, 9223372036854775808], received "
+     '9223372036854775809'),
+    ('model-name-not-text', setk(["name"], 5),
+     "config.json['name']: expected a string, received 5"),
+    ('layer-name-empty', setk([L, 1, "config", "name"], ""),
+     "config.json['layers'][1]['config']['name']: expected a non-empty string, received ''"),
+    ('layer-name-not-text', setk([L, 1, "config", "name"], 3),
+     "config.json['layers'][1]['config']['name']: expected a non-empty string, received 3"),
+    ('use-bias-not-bool', setk([L, 1, "config", "use_bias"], "yes"),
+     "config.json['layers'][1]['config']['use_bias']: expected true or false, received 'yes'"),
+    ('units-zero', setk([L, 1, "config", "units"], 0),
+     "config.json['layers'][1]['config']['units']: expected an integer in [1, 1099511627776], "
+     'received 0'),
+    ('units-float', setk([L, 1, "config", "units"], 3.0),
+     "config.json['layers'][1]['config']['units']: expected an integer in [1, 1099511627776], "
+     'received 3.0'),
+    ('units-bool', setk([L, 1, "config", "units"], True),
+     "config.json['layers'][1]['config']['units']: expected an integer in [1, 1099511627776], "
+     'received True'),
+    ('rate-one', setk([L, 2, "config", "rate"], 1.0),
+     "config.json['layers'][2]['config']['rate']: expected a number in [0.0, 1.0), received 1.0"),
+    ('rate-text', setk([L, 2, "config", "rate"], "0.5"),
+     "config.json['layers'][2]['config']['rate']: expected a number, received '0.5'"),
+    ('rate-bool', setk([L, 2, "config", "rate"], True),
+     "config.json['layers'][2]['config']['rate']: expected a number, received True"),
+    ('rate-overflow', setk([L, 2, "config", "rate"], 10**400),
+     "config.json['layers'][2]['config']['rate']: expected a number within float64's range, received "
+     '10000000000000000000000000000000000000000000000000000000000000000000000000000...'),
+    ('seed-negative', setk([L, 2, "config", "seed"], -1),
+     "config.json['layers'][2]['config']['seed']: expected an integer in [0, "
+     '340282366920938463463374607431768211455], received -1'),
+    ('axis-2', setk([L, 0, "config", "axis"], 2),
+     "config.json['layers'][0]['config']['axis']: expected one of [-1, 1], received 2"),
+    ('axis-true', setk([L, 0, "config", "axis"], True),
+     "config.json['layers'][0]['config']['axis']: expected one of [-1, 1], received True"),
+    ('activation-unknown', setk([L, 1, "config", "activation"], "swishy"),
+     "config.json['layers'][1]['config']['activation']: expected one of ['linear', 'relu', "
+     "'leaky_relu', 'relu6', 'elu', 'selu', 'gelu', 'silu', 'softplus', 'softsign', 'hard_sigmoid', "
+     "'exponential', 'sigmoid', 'tanh', 'softmax', 'log_softmax', 'swish'], received 'swishy'"),
+    ('activation-layer-option-of-another', setk([L, 3, "config", "axis"], -1),
+     "config.json['layers'][3]['config']: unknown key(s) ['axis']; expected keys among ['activation', "
+     "'input_shape', 'name']"),
+    ('activation-layer-not-object', setk([L, 3, "config"], [1]),
+     "config.json['layers'][3]['config']: expected a JSON object, received [1]"),
+    ('layer-unknown-key', setk([L, 1, "config", "colour"], "red"),
+     "config.json['layers'][1]['config']: unknown key(s) ['colour']; expected keys among "
+     "['activation', 'activity_regularizer', 'bias_initializer', 'bias_regularizer', 'input_shape', "
+     "'kernel_initializer', 'kernel_regularizer', 'name', 'units', 'use_bias']"),
+    ('layer-missing-units', delk([L, 1, "config", "units"]),
+     "config.json['layers'][1]['config']: missing key(s) ['units']"),
+    ('layer-unknown-class', setk([L, 1, "class_name"], "Conv2D"),
+     "config.json['layers'][1]['class_name']: expected a layer class of tinynet, one of "
+     "['Activation', 'Dense', 'Dropout', 'ELU', 'Flatten', 'LeakyReLU', 'Linear', 'Normalization', "
+     "'ReLU', 'Sigmoid', 'Softmax', 'Tanh'], received 'Conv2D'"),
+    ('layer-class-not-text', setk([L, 1, "class_name"], 7),
+     "config.json['layers'][1]['class_name']: expected a layer class of tinynet, one of "
+     "['Activation', 'Dense', 'Dropout', 'ELU', 'Flatten', 'LeakyReLU', 'Linear', 'Normalization', "
+     "'ReLU', 'Sigmoid', 'Softmax', 'Tanh'], received 7"),
+    ('layer-not-a-spec', setk([L, 1], {"class_name": "Dense"}),
+     "config.json['layers'][1]: expected a layer as {'class_name': ..., 'config': {...}}, received "
+     "{'class_name': 'Dense'}"),
+    ('layers-empty', setk([L], []),
+     "config.json['layers']: expected a list of 1 to 10000 items, received []"),
+    ('layers-not-list', setk([L], {"a": 1}),
+     "config.json['layers']: expected a list of 1 to 10000 items, received {'a': 1}"),
+    ('input-shape-empty', setk(["input_shape"], []),
+     "config.json['input_shape']: expected a list of 1 to 32 items, received []"),
+    ('input-shape-zero', setk(["input_shape"], [0]),
+     "config.json['input_shape'][0]: expected an integer in [1, 1099511627776], received 0"),
+    ('input-shape-33-dims', setk(["input_shape"], [1] * 33),
+     "config.json['input_shape']: expected a list of 1 to 32 items, received [1, 1, 1, 1, 1, 1, 1, 1, "
+     '1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1...'),
+    ('input-shape-too-many-values', setk(["input_shape"], [2**20, 2**20, 2]),
+     "config.json['input_shape']: expected a shape of at most 1099511627776 values, received "
+     '[1048576, 1048576, 2]'),
+    ('layer-input-shape-disagrees', setk([L, 1, "config", "input_shape"], [5]),
+     "config.json['layers'][1]['config']['input_shape']: expected [4], the shape that reaches the "
+     'layer, received [5]'),
+    ('dtype-float16', setk(["dtype"], "float16"),
+     "config.json['dtype']: expected one of ['float32', 'float64'], received 'float16'"),
+    ('loss-unknown', setk([C, "loss", "class_name"], "Huber"),
+     "config.json['compile']['loss']['class_name']: expected a loss class of tinynet, one of "
+     "['BinaryCrossentropy', 'CategoricalCrossentropy', 'MeanAbsoluteError', 'MeanSquaredError', "
+     "'SparseCategoricalCrossentropy'], received 'Huber'"),
+    ('reduction-unknown', setk([C, "loss", "config", "reduction"], "max"),
+     "config.json['compile']['loss']['config']['reduction']: expected one of ['sum_over_batch_size', "
+     "'mean', 'mean_with_sample_weight', 'sum'], received 'max'"),
+    ('loss-dtype', setk([C, "loss", "config", "dtype"], "int8"),
+     "config.json['compile']['loss']['config']['dtype']: expected one of ['float32', 'float64'], "
+     "received 'int8'"),
+    ('ignore-class', setk([C, "loss", "config", "ignore_class"], 0),
+     "config.json['compile']['loss']['config']['ignore_class']: expected one of [None], received 0"),
+    ('optimizer-unknown', setk([C, "optimizer", "class_name"], "Nadam"),
+     "config.json['compile']['optimizer']['class_name']: expected an optimizer class of tinynet, one "
+     "of ['Adagrad', 'Adam', 'AdamW', 'RMSprop', 'SGD'], received 'Nadam'"),
+    ('optimizer-name-number', setk([*OPT, "name"], 1),
+     "config.json['compile']['optimizer']['config']['name']: expected a string, received 1"),
+    ('learning-rate-negative', setk([*OPT, "learning_rate"], -0.1),
+     "config.json['compile']['optimizer']['config']['learning_rate']: expected a number in [0.0, "
+     'inf), received -0.1'),
+    ('schedule-unknown', setk([*OPT, "learning_rate", "class_name"], "CosineDecay"),
+     "config.json['compile']['optimizer']['config']['learning_rate']['class_name']: expected a "
+     "learning-rate schedule class of tinynet, one of ['ExponentialDecay', 'InverseTimeDecay', "
+     "'PiecewiseConstantDecay'], received 'CosineDecay'"),
+    ('schedule-decay-steps-zero', setk([*OPT, "learning_rate", "config", "decay_steps"], 0),
+     "config.json['compile']['optimizer']['config']['learning_rate']['config']['decay_steps']: "
+     'expected a number in (0.0, inf), received 0.0'),
+    ('beta-1-one', setk([*OPT, "beta_1"], 1.0),
+     "config.json['compile']['optimizer']['config']['beta_1']: expected a number in [0.0, 1.0), "
+     'received 1.0'),
+    ('clipnorm-zero', setk([*OPT, "clipnorm"], 0.0),
+     "config.json['compile']['optimizer']['config']['clipnorm']: expected a number in (0.0, inf), "
+     'received 0.0'),
+    ('amsgrad-number', setk([*OPT, "amsgrad"], 0),
+     "config.json['compile']['optimizer']['config']['amsgrad']: expected true or false, received 0"),
+    ('metric-name-unknown', setk([C, "metrics", 0], "f1"),
+     "config.json['compile']['metrics'][0]: metrics: expected one of ['BinaryAccuracy', "
+     "'BinaryCrossentropy', 'CategoricalAccuracy', 'CategoricalCrossentropy', 'MAE', 'MSE', "
+     "'MeanAbsoluteError', 'MeanSquaredError', 'SparseCategoricalAccuracy', "
+     "'SparseCategoricalCrossentropy', 'acc', 'accuracy', 'binary_accuracy', 'binary_crossentropy', "
+     "'categorical_accuracy', 'categorical_crossentropy', 'mae', 'mean_absolute_error', "
+     "'mean_squared_error', 'mse', 'sparse_categorical_accuracy', 'sparse_categorical_crossentropy'] "
+     "or a Metric, received 'f1'"),
+    ('metric-unknown-class', setk([C, "metrics", 1, "class_name"], "AUC"),
+     "config.json['compile']['metrics'][1]['class_name']: expected a metric class of tinynet, one of "
+     "['BinaryAccuracy', 'BinaryCrossentropy', 'CategoricalAccuracy', 'CategoricalCrossentropy', "
+     "'Mean', 'MeanAbsoluteError', 'MeanMetricWrapper', 'MeanSquaredError', "
+     "'SparseCategoricalAccuracy', 'SparseCategoricalCrossentropy'], received 'AUC'"),
+    ('metric-not-a-spec', setk([C, "metrics", 1], 5),
+     "config.json['compile']['metrics'][1]: expected a metric as {'class_name': ..., 'config': "
+     '{...}}, received 5'),
+    ('metrics-not-list', setk([C, "metrics"], "accuracy"),
+     "config.json['compile']['metrics']: expected a list of 0 to 100000 items, received 'accuracy'"),
+    ('compile-missing-loss', delk([C, "loss"]),
+     "config.json['compile']: missing key(s) ['loss']"),
+    ('rng-unknown', setk(["rng_state", "bit_generator"], "Xoshiro"),
+     "config.json['rng_state']['bit_generator']: expected one of NumPy's bit generators ['MT19937', "
+     "'PCG64', 'PCG64DXSM', 'Philox', 'SFC64'], received 'Xoshiro'"),
+    ('rng-not-object', setk(["rng_state"], [1]),
+     "config.json['rng_state']['bit_generator']: expected one of NumPy's bit generators ['MT19937', "
+     "'PCG64', 'PCG64DXSM', 'Philox', 'SFC64'], received None"),
+    ('rng-inc-negative', setk(["rng_state", "state", "inc"], -1),
+     "config.json['rng_state']['state']['inc']: expected an integer in [0, "
+     '340282366920938463463374607431768211455], received -1'),
+    ('rng-has-uint32-true', setk(["rng_state", "has_uint32"], True),
+     "config.json['rng_state']['has_uint32']: expected one of [0, 1], received True"),
+    ('duplicate-layer-names', setk([L, 4, "config", "name"], "dense"),
+     "config.json['layers'][4]['config']['name']: 'dense' is also the name of layers[1]; expected a "
+     'name of its own'),
+    ('nested-33', setk(["name"], nested(31)),
+     "config.json['name']: expected a string, received "
+     "[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[['x']]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),]
+
+
+@pytest.mark.parametrize("edit, reason", [case[1:] for case in CONFIG_EDITS], ids=[case[0] for case in CONFIG_EDITS])
+def test_a_config_edit_is_refused_naming_the_place_and_what_was_expected(saved, tmp_path, edit, reason):
+    arrays, config = saved
+    assert refusal(tmp_path, with_config(arrays, edit(copy.deepcopy(config)))) == reason
+
+
+def test_the_saved_file_itself_loads(saved, tmp_path):
+    assert refusal(tmp_path, saved[0]) is None
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda text, c: json.dumps({**c, "name": nested(32)}), "config.json: nested more than 32 deep"),
+    (lambda text, c: text.replace('"rate": 0.5', '"rate": NaN'),
+     "config.json: not valid JSON (NaN is not a JSON number)"),
+    (lambda text, c: text.replace('"rate": 0.5', '"rate": 0.5, "rate": 0.25'),
+     "config.json: not valid JSON (an object repeats a key (['input_shape', 'name', 'rate', 'rate', 'seed']...))"),
+    (lambda text, c: text + " " * ((4 << 20) + 1 - len(text)),
+     "config.json: holds 4194305 characters; a model's config has at most 4194304"),
+], ids=["nested-33", "nan", "repeated-key", "one-character-too-long"])
+def test_config_text_that_is_not_plain_json_of_a_sane_size_is_refused(saved, tmp_path, change, reason):
+    arrays, config = saved
+    text = json.dumps(config)
+    assert refusal(tmp_path, with_config(arrays, change(text, config))) == reason
+
+
+def test_config_text_at_the_limits_loads(saved, tmp_path):
+    arrays, config = saved
+    text = json.dumps(config)
+    assert refusal(tmp_path, with_config(arrays, text + " " * ((4 << 20) - len(text)))) is None   # 4 Mi characters
+    # 32 deep passes the JSON reader and reaches the schema (the model's name must be a string)
+    assert refusal(tmp_path, with_config(arrays, {**config, "name": nested(31)})).startswith(
+        "config.json['name']: expected a string, received [[[")
+    assert refusal(tmp_path, with_config(arrays, text[:-1])).startswith("config.json: not valid JSON (Expecting")
+
+
+def test_config_json_that_is_missing_or_not_a_text_scalar_is_refused(saved, tmp_path):
+    arrays, config = saved
+    text = json.dumps(config)
+    assert refusal(tmp_path, {k: v for k, v in arrays.items() if k != "config.json"}) == \
+        "no config.json entry; weights-only files are read with model.load_weights"
+    assert refusal(tmp_path, {**arrays, "config.json": np.array([text, text])}) == (
+        f"config.json: expected a text scalar (a 0-d unicode array), the file holds an array of shape (2,) and "
+        f"dtype <U{len(text)}")
+
+
+def test_input_shapes_at_the_size_limit_pass_the_schema(saved, tmp_path):
+    arrays, config = saved
+    # 2**40 values in a sample is the limit the schema allows; the arrays, saved for 4 inputs, then disagree
+    reason = refusal(tmp_path, with_config(arrays, {**config, "input_shape": [2**20, 2**20]}))
+    assert reason == ("config.json['layers'][0]['config']['input_shape']: expected [1048576, 1048576], the shape "
+                      "that reaches the layer, received [4]")
+
+
+def _edit_array(arrays, key, values):
+    return {**arrays, key: np.asarray(values, dtype=arrays[key].dtype).reshape(arrays[key].shape)}
+
+
+def test_array_values_that_no_saved_model_holds_are_refused(saved, tmp_path):
+    arrays, _ = saved
+    kernel = arrays["weights/003/dense/kernel"].copy()
+    kernel[0, 0] = np.nan
+    assert refusal(tmp_path, {**arrays, "weights/003/dense/kernel": kernel}) == \
+        "weights/003/dense/kernel: expected finite values, the array holds NaN or inf"
+    assert refusal(tmp_path, {**arrays, "optimizer/m_0": np.full_like(arrays["optimizer/m_0"], np.inf)}) == \
+        "optimizer/m_0: expected finite values, the array holds NaN or inf"
+    assert refusal(tmp_path, _edit_array(arrays, "weights/001/normalization/variance", [1.0, -0.5, 2.0, 3.0])) == \
+        "weights/001/normalization/variance: expected variances >= 0, the array holds -0.5"
+    assert refusal(tmp_path, {**arrays, "optimizer/iterations": np.array(-1)}) == \
+        "optimizer/iterations: expected a step count >= 0, received -1"
+    without_moments = {k: v for k, v in arrays.items() if k not in ("optimizer/m_0", "optimizer/v_0")}
+    assert refusal(tmp_path, without_moments) == \
+        "optimizer/iterations: 2 steps taken, but the optimizer's state ['m', 'v'] is not in the file"
+
+
+def test_a_zero_variance_loads_as_adapt_gives_it_for_a_constant_feature(saved, tmp_path):
+    arrays, _ = saved
+    assert refusal(tmp_path, _edit_array(arrays, "weights/001/normalization/variance", [1.0, 0.0, 2.0, 3.0])) is None
+
+
+def test_missing_arrays_are_listed_six_at_most_with_the_count(saved, tmp_path):
+    arrays, _ = saved
+    expected = ("['weights/000/normalization/mean', 'weights/001/normalization/variance', "
+                "'weights/002/normalization/count', 'weights/003/dense/kernel', 'weights/004/dense/bias', "
+                "'weights/005/dense_1/kernel'")
+    assert refusal(tmp_path, {k: v for k, v in arrays.items() if not k.startswith("weights/")}) == (
+        f"expected the arrays {expected}, ... (10 in all)]; the file lacks {expected}, ... (7 in all)] and has "
+        f"unexpected []")
+    assert refusal(tmp_path, {k: v for k, v in arrays.items() if k != "weights/006/dense_1/bias"}) == (
+        f"expected the arrays {expected}, ... (10 in all)]; the file lacks ['weights/006/dense_1/bias'] and has "
+        f"unexpected []")
+    six = {k: v for k, v in arrays.items() if k not in ("weights/000/normalization/mean",)}
+    assert refusal(tmp_path, {**six, "extra": np.zeros(1)}) == (
+        f"expected the arrays {expected}, ... (10 in all)]; the file lacks ['weights/000/normalization/mean'] and "
+        f"has unexpected ['extra']")
+    lacking_six = {k: v for k, v in arrays.items() if not k.startswith(tuple(f"weights/00{i}" for i in range(6)))}
+    assert refusal(tmp_path, lacking_six) == (
+        f"expected the arrays {expected}, ... (10 in all)]; the file lacks {expected}] and has unexpected []")
+
+
+def test_a_float64_model_loads_as_float64_under_its_name(tmp_path):
+    model = Sequential([layers.Dense(2, input_shape=(3,))], dtype="float64", name="digits", seed=0)
+    model.save(tmp_path / "m.npz")
+    loaded = tinynet.load_model(tmp_path / "m.npz")
+    assert (loaded.dtype, loaded.name) == (np.dtype(np.float64), "digits")
+    assert all(w.dtype == np.float64 for w in loaded.get_weights())
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    np.testing.assert_array_equal(loaded.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_weights_saved_in_the_other_float_dtype_load_converted(tmp_path):
+    # as set_weights converts (and Keras's load_weights casts): float64 weights into a float32 model and back
+    wide = Sequential([layers.Dense(2, input_shape=(3,))], dtype="float64", seed=0)
+    narrow = Sequential([layers.Dense(2, input_shape=(3,))], dtype="float32", seed=1)
+    wide.save_weights(tmp_path / "wide.weights.npz")
+    narrow.load_weights(tmp_path / "wide.weights.npz")
+    for a, b in zip(narrow.get_weights(), wide.get_weights(), strict=True):
+        assert a.dtype == np.float32
+        np.testing.assert_array_equal(a, b.astype(np.float32))
+    narrow.save_weights(tmp_path / "narrow.weights.npz")
+    wide.load_weights(tmp_path / "narrow.weights.npz")
+    assert all(w.dtype == np.float64 for w in wide.get_weights())
