@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 
 import numpy as np
 import pytest
 import scipy.io
+
+
+def pytest_collection_modifyitems(config, items):
+    """Under `make mutate`, run a mutant's tests fastest first, by the durations mutmut measured on the clean code:
+    a killed mutant then stops (-x) at its cheapest failing test instead of wherever the test set's order puts it."""
+    stats = config.rootpath / "mutmut-stats.json"
+    if not os.environ.get("MUTANT_UNDER_TEST") or not stats.is_file():
+        return
+    seconds = json.loads(stats.read_text()).get("duration_by_test", {})
+    items.sort(key=lambda item: seconds.get(item.nodeid, 0.0))
 
 
 @pytest.fixture(autouse=True, scope="session")
