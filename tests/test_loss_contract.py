@@ -322,3 +322,20 @@ def test_the_sparse_function_passes_ignore_class_on():
     from tinynet.losses import sparse_categorical_crossentropy
     with pytest.raises(ValueError, match=r"^ignore_class: tinynet supports only None, received 1$"):
         sparse_categorical_crossentropy(np.array([0, 1]), np.array([[0.5, 0.5], [0.5, 0.5]]), ignore_class=1)
+
+
+@pytest.mark.parametrize("make, error, message", [
+    (lambda: CategoricalCrossentropy(from_logits=1), TypeError, "from_logits: expected True or False, received 1"),
+    (lambda: BinaryCrossentropy(from_logits="yes"), TypeError, "from_logits: expected True or False, received 'yes'"),
+    (lambda: SparseCategoricalCrossentropy(from_logits=None), TypeError,
+     "from_logits: expected True or False, received None"),
+    (lambda: BinaryCrossentropy(label_smoothing=1.5), ValueError,
+     "label_smoothing: expected a number in [0.0, 1.0], received 1.5"),
+    (lambda: CategoricalCrossentropy(label_smoothing=-0.1), ValueError,
+     "label_smoothing: expected a number in [0.0, 1.0], received -0.1"),
+    (lambda: CategoricalCrossentropy(axis=1.0), TypeError, "axis: expected an integer, received 1.0"),
+    (lambda: BinaryCrossentropy(axis=-1.0), TypeError, "axis: expected an integer, received -1.0"),
+])
+def test_constructor_arguments_are_refused_in_exact_words(make, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        make()

@@ -151,7 +151,8 @@ def test_nested_model_errors_and_config():
 def test_divergence_message():
     m = tinynet.Sequential([tinynet.Input((4,)), Dense(2)], seed=0)
     m.compile(optimizer="sgd", loss="mse")
-    with pytest.raises(tinynet.DivergenceError, match=r"Lower the learning rate or check the data scale\.$") as e:
+    with pytest.raises(tinynet.DivergenceError, match=r"^fit: the loss became inf at epoch 1, step 1; training stopped"
+                                                      r" .*Lower the learning rate or check the data scale\.$") as e:
         m.fit(np.full((4, 4), 1e30, dtype="float32"), np.zeros((4, 2)), verbose=0)
     assert "keeps its last finite weights (model.history has the completed epochs)." in str(e.value)
 
@@ -192,3 +193,74 @@ def test_summary_of_unbuilt_built_and_empty_models():
     b.build((4,))
     assert _lines(b)[4] == "d (Dense, linear)  (None, 2)     10     "
     assert _lines(tinynet.Sequential(name="e"))[2] == "Layer (type)  Output Shape  Param #"
+
+
+def test_get_weights_of_an_unbuilt_model_names_get_weights():
+    with pytest.raises(ValueError, match=r"^get_weights: the model has no weights yet; give the first layer an "
+                                         r"input_shape or call build\(input_shape\) / fit\(x, y\) first$"):
+        tinynet.Sequential([Dense(2)]).get_weights()
+
+
+def test_a_metric_that_cannot_read_the_targets_names_the_loss_that_made_them():
+    m = _model()
+    m.compile(optimizer="adam", loss=tinynet.losses.CategoricalCrossentropy(), metrics=["sparse_categorical_accuracy"])
+    with pytest.raises(ValueError, match=r"^metrics: 'sparse_categorical_accuracy' cannot read the targets of "
+                                         r"CategoricalCrossentropy \(.+\)$"):
+        m.fit(X, np.eye(3)[Y], verbose=0)
+
+
+def test_sharing_an_optimizer_says_why_and_what_to_do():
+    shared = tinynet.optimizers.Adam()
+    first, second = _model(), _model()
+    first.compile(optimizer=shared, loss="sparse_categorical_crossentropy")
+    second.compile(optimizer=shared, loss="sparse_categorical_crossentropy")
+    first.fit(X, Y, verbose=0)
+    with pytest.raises(ValueError, match=r"^optimizer: this Adam already holds state \(moments, step count\) for "
+                                         r"another model's parameters; give each model its own optimizer instance$"):
+        second.fit(X, Y, verbose=0)
+
+
+def test_metrics_result_before_any_batch_is_a_zero_loss_as_keras():
+    m = _compiled()
+    assert m.metrics_result()["loss"] == 0.0
+    m.fit(X, Y, verbose=0)
+    m.reset_metrics()
+    assert m.metrics_result()["loss"] == 0.0
+
+
+def test_sample_weights_scale_the_loss_and_the_sgd_step():
+    # loss = sum(w l) / n: weights of 2 double the reported loss and the gradient, so SGD(lr) with them takes the
+    # step SGD(2 lr) takes without
+    def trained(lr, sample_weight):
+        m = tinynet.Sequential([tinynet.Input((4,)), Dense(3)], seed=0)
+        m.compile(optimizer=tinynet.optimizers.SGD(lr), loss="mse")
+        history = m.fit(X, np.eye(3)[Y], sample_weight=sample_weight, batch_size=10, epochs=1, shuffle=False,
+                        verbose=0)
+        return history.history["loss"][0], m.get_weights()
+
+    weighted_loss, weighted = trained(0.05, np.full(10, 2.0))
+    loss, plain = trained(0.1, None)
+    assert weighted_loss == pytest.approx(2 * loss, rel=1e-6)
+    for a, b in zip(weighted, plain, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
+def test_weighted_metrics_in_fit_use_the_sample_weights():
+    # a learning rate of 0 keeps the weights, so the epoch's metrics are those of the first predictions
+    m = tinynet.Sequential([tinynet.Input((4,)), Dense(3)], seed=0)
+    m.compile(optimizer=tinynet.optimizers.SGD(0.0), loss="mse", metrics=["mae"], weighted_metrics=["mae"])
+    w = np.r_[np.ones(5), np.zeros(5)]
+    logs = m.fit(X, np.eye(3)[Y], sample_weight=w, batch_size=4, epochs=1, verbose=0).history
+    error = np.abs(m.predict(X, verbose=0) - np.eye(3)[Y]).mean(axis=1)
+    assert logs["mae"][0] == pytest.approx(error.mean(), rel=1e-5)
+    assert logs["weighted_mae"][0] == pytest.approx(error[:5].mean(), rel=1e-5)
+
+
+def test_clipnorm_in_fit_clips_each_weight_by_its_own_norm():
+    # Keras's clipnorm is per variable: after one SGD(1) step every kernel and bias moved by exactly clipnorm
+    m = tinynet.Sequential([tinynet.Input((4,)), Dense(3, activation="tanh"), Dense(3)], seed=0)
+    m.compile(optimizer=tinynet.optimizers.SGD(1.0, clipnorm=1e-3), loss="sparse_categorical_crossentropy")
+    before = m.get_weights()
+    m.fit(X, Y, batch_size=10, epochs=1, verbose=0)
+    for a, b in zip(before, m.get_weights(), strict=True):
+        assert np.linalg.norm(b.astype(np.float64) - a) == pytest.approx(1e-3, rel=1e-3)

@@ -468,3 +468,45 @@ def test_apply_gradients_of_something_not_iterable_names_the_argument():
     from tinynet.optimizers import SGD
     with pytest.raises(TypeError, match=r"^grads_and_vars: expected \(gradient, variable\) pairs, e\.g\. zip"):
         SGD().apply_gradients(3)
+
+
+# -- Keras 3's defaults, and single steps at the edges of the clips -----------------------------------------------
+KERAS_DEFAULTS = {
+    SGD: {"learning_rate": 0.01, "momentum": 0.0, "nesterov": False},
+    Adam: {"learning_rate": 0.001, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7, "amsgrad": False},
+    AdamW: {"learning_rate": 0.001, "weight_decay": 0.004, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7,
+            "amsgrad": False},
+    RMSprop: {"learning_rate": 0.001, "rho": 0.9, "momentum": 0.0, "epsilon": 1e-7, "centered": False},
+    Adagrad: {"learning_rate": 0.001, "initial_accumulator_value": 0.1, "epsilon": 1e-7},
+}
+
+
+@pytest.mark.parametrize("cls", CLASSES)
+def test_defaults_are_keras_3s(cls):
+    config = cls().get_config()
+    for key, value in KERAS_DEFAULTS[cls].items():
+        assert config[key] == value and type(config[key]) is type(value), key
+    unset = ["clipnorm", "clipvalue", "global_clipnorm"] + ([] if cls is AdamW else ["weight_decay"])
+    assert all(config[key] is None for key in unset)
+
+
+@pytest.mark.parametrize("initial", [None, 0.5])
+def test_adagrad_first_step_starts_the_accumulator_at_its_initial_value(initial):
+    # Keras: accumulator = initial + g**2; var -= lr g / sqrt(accumulator + epsilon)
+    opt = Adagrad(0.1) if initial is None else Adagrad(0.1, initial_accumulator_value=initial)
+    p, g = np.array([1.0, -2.0]), np.array([0.5, -1.0])
+    expected = p - 0.1 * g / np.sqrt((0.1 if initial is None else initial) + g**2 + 1e-7)
+    opt.apply([p], [g])
+    np.testing.assert_allclose(p, expected, rtol=1e-12)
+
+
+def test_clipnorm_below_one_scales_by_the_norm_not_its_square():
+    p, g = np.zeros(2), np.array([0.3, 0.4])                 # |g| = 0.5, |g|**2 = 0.25
+    SGD(1.0, clipnorm=0.1).apply([p], [g])
+    np.testing.assert_allclose(p, -g * 0.1 / 0.5, rtol=1e-12)
+
+
+def test_global_clipnorm_above_the_norm_leaves_the_gradients_as_they_are():
+    p, q = np.zeros(2), np.zeros(1)
+    SGD(1.0, global_clipnorm=2.0).apply([p, q], [np.array([0.3, 0.0]), np.array([0.4])])    # global norm 0.5
+    np.testing.assert_allclose(np.r_[p, q], [-0.3, 0.0, -0.4], rtol=1e-12)
