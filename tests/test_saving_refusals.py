@@ -378,3 +378,20 @@ def test_weights_saved_in_the_other_float_dtype_load_converted(tmp_path):
     narrow.save_weights(tmp_path / "narrow.weights.npz")
     wide.load_weights(tmp_path / "narrow.weights.npz")
     assert all(w.dtype == np.float64 for w in wide.get_weights())
+
+
+def test_load_weights_takes_either_float_dtype_for_a_parameter_but_only_int64_for_a_count(tmp_path):
+    norm = layers.Normalization(input_shape=(3,))
+    norm.adapt(np.arange(12.0).reshape(4, 3))
+    model = Sequential([norm, layers.Dense(2)], seed=0)
+    path = tmp_path / "w.weights.npz"
+    model.save_weights(path)
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    np.savez(path, **{**arrays, "003/dense/kernel": arrays["003/dense/kernel"].astype(np.float64)})
+    model.load_weights(path)                                  # converted, as set_weights converts
+    np.savez(path, **{**arrays, "002/normalization/count": arrays["002/normalization/count"].astype(np.float64)})
+    message = (f"path: {str(path)!r} does not hold this model's weights (002/normalization/count: expected an "
+               f"array of shape () and dtype int64, the file holds an array of shape () and dtype float64)")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        model.load_weights(path)
