@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 import tinynet
-from tinynet import Sequential, layers, losses, metrics, optimizers
+from tinynet import Sequential, layers, losses, metrics, optimizers, regularizers
 from tinynet.optimizers import schedules
 
 
@@ -395,3 +395,96 @@ def test_load_weights_takes_either_float_dtype_for_a_parameter_but_only_int64_fo
                f"array of shape () and dtype int64, the file holds an array of shape () and dtype float64)")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         model.load_weights(path)
+
+
+@pytest.fixture(scope="module")
+def binary(tmp_path_factory):
+    """``(arrays, config)`` of a model with every regularizer, Activation layers with each function option, a
+    label-smoothed binary loss and metric, SGD with momentum and a weighted metric."""
+    x = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    model = Sequential([
+        layers.Dense(3, activation="relu", input_shape=(4,), kernel_regularizer=regularizers.L1L2(0.01, 0.02),
+                     bias_regularizer=regularizers.L1(0.01), activity_regularizer=regularizers.L2(0.001)),
+        layers.Activation("leaky_relu", negative_slope=0.3), layers.Activation("relu", max_value=6.0, threshold=0.1),
+        layers.Activation("elu", alpha=0.5), layers.Activation("gelu", approximate=True),
+        layers.Activation("softmax", axis=-1), layers.Dense(1, activation="sigmoid")], seed=2)
+    model.compile(loss=losses.BinaryCrossentropy(label_smoothing=0.1), optimizer=optimizers.SGD(0.1, momentum=0.5),
+                  metrics=[metrics.BinaryCrossentropy(label_smoothing=0.1)], weighted_metrics=["mse"])
+    model.fit(x, (np.arange(16) % 2).astype(np.float32), epochs=1, batch_size=8, verbose=0)
+    path = tmp_path_factory.mktemp("binary") / "model.npz"
+    model.save(path)
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    return arrays, json.loads(str(arrays["config.json"]))
+
+
+def _drop_layer_input_shapes(config):
+    for layer in config["layers"]:
+        layer["config"].pop("input_shape", None)
+    return config
+
+
+def _drop_metric_keys(config):
+    del config["compile"]["metrics"], config["compile"]["weighted_metrics"]
+    return config
+
+
+SGD_CONFIG = ("compile", "optimizer", "config")
+BINARY_EDITS = [
+    ("momentum-negative", setk([*SGD_CONFIG, "momentum"], -0.1),
+     "config.json['compile']['optimizer']['config']['momentum']: expected a number in [0.0, 1.0], received -0.1"),
+    ("momentum-above-1", setk([*SGD_CONFIG, "momentum"], 1.5),
+     "config.json['compile']['optimizer']['config']['momentum']: expected a number in [0.0, 1.0], received 1.5"),
+    ("momentum-1", setk([*SGD_CONFIG, "momentum"], 1.0), None),
+    ("smoothing-negative", setk([C, "loss", "config", "label_smoothing"], -0.1),
+     "config.json['compile']['loss']['config']['label_smoothing']: expected a number in [0.0, 1.0], received -0.1"),
+    ("smoothing-above-1", setk([C, "metrics", 0, "config", "label_smoothing"], 1.5),
+     "config.json['compile']['metrics'][0]['config']['label_smoothing']: expected a number in [0.0, 1.0], received "
+     "1.5"),
+    ("smoothing-1", setk([C, "loss", "config", "label_smoothing"], 1.0), None),
+    ("axis-below", setk([L, 5, "config", "axis"], -34),
+     "config.json['layers'][5]['config']['axis']: expected an integer in [-33, 32], received -34"),
+    ("axis-above", setk([L, 5, "config", "axis"], 33),
+     "config.json['layers'][5]['config']['axis']: expected an integer in [-33, 32], received 33"),
+    ("axis-lowest", setk([L, 5, "config", "axis"], -33), None),
+    ("axis-highest", setk([L, 5, "config", "axis"], 32), None),
+    ("regularizer-arguments-default", lambda c: [c[L][0]["config"][k].update(config={}) for k in (
+        "kernel_regularizer", "bias_regularizer", "activity_regularizer")] and c, None),
+    ("regularizer-unknown", setk([L, 0, "config", "kernel_regularizer", "class_name"], "OrthogonalRegularizer"),
+     "config.json['layers'][0]['config']['kernel_regularizer']['class_name']: expected a regularizer class of "
+     "tinynet, one of ['L1', 'L1L2', 'L2'], received 'OrthogonalRegularizer'"),
+    ("five-unknown-keys-of-six-shown", lambda c: c[L][6]["config"].update({f"k{i}": 1 for i in range(6)}) or c,
+     "config.json['layers'][6]['config']: unknown key(s) ['k0', 'k1', 'k2', 'k3', 'k4']; expected keys among "
+     "['activation', 'activity_regularizer', 'bias_initializer', 'bias_regularizer', 'input_shape', "
+     "'kernel_initializer', 'kernel_regularizer', 'name', 'units', 'use_bias']"),
+    ("no-metric-keys", _drop_metric_keys, None),
+    ("no-layer-input-shapes", _drop_layer_input_shapes, None),
+    ("two-clips", lambda c: c[C]["optimizer"]["config"].update(clipnorm=1.0, clipvalue=0.5) or c,
+     "config.json['compile']: clipnorm, clipvalue, global_clipnorm: expected at most one of them to be set (as in "
+     "Keras), received clipnorm=1.0, clipvalue=0.5"),
+]
+
+
+@pytest.mark.parametrize("edit, reason", [case[1:] for case in BINARY_EDITS], ids=[case[0] for case in BINARY_EDITS])
+def test_bounds_optional_keys_and_constructor_refusals_of_the_second_model(binary, tmp_path, edit, reason):
+    arrays, config = binary
+    assert refusal(tmp_path, with_config(arrays, edit(copy.deepcopy(config)))) == reason
+
+
+def test_each_activation_option_round_trips_and_a_loaded_model_saves_the_same_config(binary, tmp_path):
+    arrays, config = binary
+    path = tmp_path / "again.npz"
+    np.savez(tmp_path / "model.npz", **arrays)
+    tinynet.load_model(tmp_path / "model.npz").save(path)
+    with np.load(path, allow_pickle=False) as npz:
+        again = json.loads(str(npz["config.json"]))
+    assert again == config
+
+
+def test_a_layer_that_cannot_take_the_input_shape_is_named(saved, tmp_path):
+    arrays, config = saved
+    config = {**copy.deepcopy(config), "input_shape": [2, 2]}
+    del config["layers"][0]["config"]["input_shape"]
+    assert refusal(tmp_path, with_config(arrays, config)) == (
+        "config.json['layers'][0]: input_shape: expected (features,) for Normalization 'normalization', received "
+        "(2, 2)")
