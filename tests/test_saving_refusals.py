@@ -488,3 +488,23 @@ def test_a_layer_that_cannot_take_the_input_shape_is_named(saved, tmp_path):
     assert refusal(tmp_path, with_config(arrays, config)) == (
         "config.json['layers'][0]: input_shape: expected (features,) for Normalization 'normalization', received "
         "(2, 2)")
+
+
+def test_layer_options_may_be_left_out_and_then_take_their_defaults(tmp_path):
+    norm = layers.Normalization(input_shape=(3,), invert=False)
+    norm.adapt(np.arange(12.0).reshape(4, 3))
+    model = Sequential([norm, layers.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.2), layers.LeakyReLU(0.2),
+                        layers.ELU(0.9), layers.Softmax(axis=-1)], seed=0)
+    model.save(tmp_path / "model.npz")
+    with np.load(tmp_path / "model.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    config = json.loads(str(arrays["config.json"]))
+    assert refusal(tmp_path, arrays) is None
+    defaults = copy.deepcopy(config)
+    for layer in defaults["layers"]:
+        for key in ("axis", "invert", "max_value", "negative_slope", "threshold", "alpha"):
+            layer["config"].pop(key, None)
+    assert refusal(tmp_path, with_config(arrays, defaults)) is None
+    loaded = tinynet.load_model(tmp_path / "edited.npz")
+    assert [type(layer).__name__ for layer in loaded.layers] == ["Normalization", "ReLU", "LeakyReLU", "ELU", "Softmax"]
+    assert loaded.layers[1].get_config() == {"name": "re_lu", "input_shape": [3]}      # the defaults, not 0.1
