@@ -14,7 +14,7 @@ endif
 export TF_ENABLE_ONEDNN_OPTS := 0
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: test lint train bench bench-quick mutate mutate-without-tf clean venv
+.PHONY: test lint train bench bench-quick mutate mutate-with-tf clean venv
 
 venv: $(STAMP)
 
@@ -34,14 +34,16 @@ train: $(STAMP)
 	$(VENV)/bin/tinynet train
 
 # Mutation testing (mutmut 3, configured in pyproject.toml); not part of `make test`. See docs/testing.md.
+# The fast selection, NumPy only (the TensorFlow tests skip themselves): what a contributor without TensorFlow has.
 mutate: $(STAMP)
-	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 2
-	$(VENV)/bin/mutmut results
-
-# The same without the TensorFlow tests (what a contributor without TensorFlow has); starts from fresh mutants.
-mutate-without-tf: $(STAMP)
 	rm -rf mutants
 	OPENBLAS_NUM_THREADS=1 TINYNET_TESTS_WITHOUT_TF=1 $(VENV)/bin/mutmut run --max-children 2
+	$(VENV)/bin/mutmut results
+
+# The same selection with its TensorFlow parity tests too (slower: a worker running one imports TensorFlow).
+mutate-with-tf: $(STAMP)
+	rm -rf mutants
+	OPENBLAS_NUM_THREADS=1 $(VENV)/bin/mutmut run --max-children 2
 	$(VENV)/bin/mutmut results
 
 bench: $(STAMP)

@@ -494,7 +494,7 @@ def test_layer_options_may_be_left_out_and_then_take_their_defaults(tmp_path):
     norm = layers.Normalization(input_shape=(3,), invert=False)
     norm.adapt(np.arange(12.0).reshape(4, 3))
     model = Sequential([norm, layers.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.2), layers.LeakyReLU(0.2),
-                        layers.ELU(0.9), layers.Softmax(axis=-1)], seed=0)
+                        layers.ELU(0.9), layers.Softmax(axis=1)], seed=0)
     model.save(tmp_path / "model.npz")
     with np.load(tmp_path / "model.npz", allow_pickle=False) as npz:
         arrays = {k: npz[k] for k in npz.files}
