@@ -508,3 +508,195 @@ def test_layer_options_may_be_left_out_and_then_take_their_defaults(tmp_path):
     loaded = tinynet.load_model(tmp_path / "edited.npz")
     assert [type(layer).__name__ for layer in loaded.layers] == ["Normalization", "ReLU", "LeakyReLU", "ELU", "Softmax"]
     assert loaded.layers[1].get_config() == {"name": "re_lu", "input_shape": [3]}      # the defaults, not 0.1
+
+
+# -- the schema's bounds, checked on configs directly (no file): at each limit and one past it ------------------
+F32 = float(np.finfo(np.float32).max)
+
+
+def _learning_rate(spec):
+    def edit(config):
+        config["compile"]["optimizer"]["config"]["learning_rate"] = spec
+        return config
+    return edit
+
+
+def _piecewise(boundaries, values):
+    return _learning_rate({"class_name": "PiecewiseConstantDecay",
+                           "config": {"boundaries": boundaries, "values": values}})
+
+
+def _exponential(rate):
+    return _learning_rate({"class_name": "ExponentialDecay",
+                           "config": {"initial_learning_rate": rate, "decay_steps": 3, "decay_rate": 0.5}})
+
+
+def _empty_config(part):
+    def edit(config):
+        config["compile"][part]["config"] = {}
+        return config
+    return edit
+
+
+def _metric_added(class_name, **options):
+    def edit(config):
+        config["compile"]["metrics"].append({"class_name": class_name, "config": options})
+        return config
+    return edit
+
+
+def _without_metric_name(config):
+    del config["compile"]["metrics"][1]["config"]["name"]
+    return config
+
+
+def _rng(state):
+    def edit(config):
+        config["rng_state"] = state
+        return config
+    return edit
+
+
+def _pcg(state=0, inc=1, uinteger=0):
+    return _rng({"bit_generator": "PCG64", "state": {"state": state, "inc": inc}, "has_uint32": 0,
+                 "uinteger": uinteger})
+
+
+def _mt(key=None, pos=0, dtype="<u4"):
+    return _rng({"bit_generator": "MT19937",
+                 "state": {"key": {"array": [0] * 624 if key is None else key, "dtype": dtype}, "pos": pos}})
+
+
+def _philox(buffer_pos=0, counter=0, dtype="<u8"):
+    def array(values):
+        return {"array": values, "dtype": dtype}
+    return _rng({"bit_generator": "Philox", "state": {"counter": array([counter, 0, 0, 0]), "key": array([0, 0])},
+                 "buffer": array([0] * 4), "buffer_pos": buffer_pos, "has_uint32": 0, "uinteger": 0})
+
+
+SCHEMA_EDITS = {
+    "exp-neg": _exponential(-0.1), "exp-max": _exponential(F32), "exp-over": _exponential(3.5e38),
+    "pw-empty": _piecewise([], [0.1]), "pw-one": _piecewise([5], [0.1, 0.2]),
+    "pw-low": _piecewise([-2**63], [0.1, 0.2]), "pw-below": _piecewise([-2**63 - 1], [0.1, 0.2]),
+    "pw-high": _piecewise([2**63 - 1], [0.1, 0.2]), "pw-above": _piecewise([2**63], [0.1, 0.2]),
+    "pw-one-value": _piecewise([5], [0.1]),
+    "pw-most-values": _piecewise([5], [0.1] * 100001), "pw-too-many-values": _piecewise([5], [0.1] * 100002),
+    "loss-empty": _empty_config("loss"), "optimizer-empty": _empty_config("optimizer"),
+    "metric-no-name": _without_metric_name,
+    "wrapper": _metric_added("MeanMetricWrapper", fn="mean_squared_error", threshold=-F32),
+    "wrapper-no-fn": _metric_added("MeanMetricWrapper", threshold=F32),
+    "wrapper-over": _metric_added("MeanMetricWrapper", fn="mean_squared_error", threshold=-3.5e38),
+    "binacc-over": _metric_added("BinaryAccuracy", threshold=3.5e38),
+    "pcg-max": _pcg(state=2**128 - 1, inc=2**128 - 1, uinteger=2**32 - 1), "pcg-zero": _pcg(state=0, inc=0),
+    "pcg-state-over": _pcg(state=2**128), "pcg-u-over": _pcg(uinteger=2**32),
+    "mt-pos-624": _mt(pos=624), "mt-pos-625": _mt(pos=625),
+    "mt-key-max": _mt(key=[2**32 - 1] * 624, dtype=">u4"), "mt-key-over": _mt(key=[2**32] * 624),
+    "mt-key-short": _mt(key=[0] * 623), "mt-key-long": _mt(key=[0] * 625), "mt-dtype": _mt(dtype="=u4"),
+    "philox-pos-4": _philox(buffer_pos=4, counter=2**64 - 1, dtype=">u8"), "philox-pos-5": _philox(buffer_pos=5),
+    "philox-counter-over": _philox(counter=2**64),
+}
+
+SCHEMA_BOUNDS = {
+    'exp-neg':
+        "config.json['compile']['optimizer']['config']['learning_rate']['config']['initial_learning_rate']: "
+        'expected a number in [0.0, 3.4028234663852886e+38], received -0.1',
+    'exp-max': None,
+    'exp-over':
+        "config.json['compile']['optimizer']['config']['learning_rate']['config']['initial_learning_rate']: "
+        'expected a number in [0.0, 3.4028234663852886e+38], received 3.5e+38',
+    'pw-empty':
+        "config.json['compile']['optimizer']['config']['learning_rate']['config']['boundaries']: "
+        'expected a list of 1 to 100000 items, received []',
+    'pw-one': None,
+    'pw-low': None,
+    'pw-below':
+        "config.json['compile']['optimizer']['config']['learning_rate']['config']['boundaries'][0]: "
+        'expected an integer in [-9223372036854775808, 9223372036854775807], received '
+        '-9223372036854775809',
+    'pw-high': None,
+    'pw-above':
+        "config.json['compile']['optimizer']['config']['learning_rate']['config']['boundaries'][0]: "
+        'expected an integer in [-9223372036854775808, 9223372036854775807], received '
+        '9223372036854775808',
+    'pw-one-value':
+        "config.json['compile']['optimizer']['config']['learning_rate']['config']['values']: "
+        'expected a list of 2 to 100001 items, received [0.1]',
+    'pw-most-values': None,
+    'pw-too-many-values':
+        "config.json['compile']['optimizer']['config']['learning_rate']['config']['values']: "
+        'expected a list of 2 to 100001 items, received [0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, '
+        '0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0.1, 0...',
+    'loss-empty': None,
+    'optimizer-empty': None,
+    'metric-no-name': None,
+    'wrapper': None,
+    'wrapper-no-fn':
+        "config.json['compile']['metrics'][2]['config']: missing key(s) ['fn']",
+    'wrapper-over':
+        "config.json['compile']['metrics'][2]['config']['threshold']: expected a number in "
+        '[-3.4028234663852886e+38, 3.4028234663852886e+38], received -3.5e+38',
+    'binacc-over':
+        "config.json['compile']['metrics'][2]['config']['threshold']: expected a number in "
+        '[-3.4028234663852886e+38, 3.4028234663852886e+38], received 3.5e+38',
+    'pcg-max': None,
+    'pcg-zero': None,
+    'pcg-state-over':
+        "config.json['rng_state']['state']['state']: expected an integer in [0, "
+        '340282366920938463463374607431768211455], received 340282366920938463463374607431768211456',
+    'pcg-u-over':
+        "config.json['rng_state']['uinteger']: expected an integer in [0, 4294967295], received "
+        '4294967296',
+    'mt-pos-624': None,
+    'mt-pos-625':
+        "config.json['rng_state']['state']['pos']: expected an integer in [0, 624], received 625",
+    'mt-key-max': None,
+    'mt-key-over':
+        "config.json['rng_state']['state']['key']['array'][0]: expected an integer in [0, "
+        '4294967295], received 4294967296',
+    'mt-key-short':
+        "config.json['rng_state']['state']['key']['array']: expected a list of 624 to 624 items, "
+        'received [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0...',
+    'mt-key-long':
+        "config.json['rng_state']['state']['key']['array']: expected a list of 624 to 624 items, "
+        'received [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0...',
+    'mt-dtype':
+        "config.json['rng_state']['state']['key']['dtype']: expected one of ['<u4', '>u4'], received "
+        "'=u4'",
+    'philox-pos-4': None,
+    'philox-pos-5':
+        "config.json['rng_state']['buffer_pos']: expected an integer in [0, 4], received 5",
+    'philox-counter-over':
+        "config.json['rng_state']['state']['counter']['array'][0]: expected an integer in [0, "
+        '18446744073709551615], received 18446744073709551616',
+}
+
+
+@pytest.mark.parametrize("case", list(SCHEMA_BOUNDS))
+def test_the_schema_takes_each_limit_and_refuses_one_past_it(saved, case):
+    edited = SCHEMA_EDITS[case](copy.deepcopy(saved[1]))
+    try:
+        tinynet.saving.model_schema()(edited, "config.json")
+        reason = None
+    except ValueError as exc:
+        reason = str(exc)
+    expected = SCHEMA_BOUNDS[case]
+    if expected is not None and expected.endswith("..."):       # a long value is shown cut short
+        assert reason is not None and reason.startswith(expected[:-3]), reason
+    else:
+        assert reason == expected
+
+
+def test_json_limits_reported_for_large_objects_and_for_nesting_past_the_recursion_limit(saved, tmp_path):
+    arrays, config = saved
+    text = json.dumps(config)
+    assert refusal(tmp_path, with_config(arrays, text.replace('"units": 3,', '"units": 3, "units": 3,'))) == (
+        "config.json: not valid JSON (an object repeats a key (['activation', 'bias_initializer', 'input_shape', "
+        "'kernel_initializer', 'name']...))")                     # the first five of the object's sorted keys
+    # deep enough that Python's JSON reader itself gives up (RecursionError): the same refusal as 33 deep
+    assert refusal(tmp_path, with_config(arrays, "[" * 100_000 + "]" * 100_000)) == \
+        "config.json: nested more than 32 deep"
+
+
+def test_an_unbuilt_model_config_has_no_input_shape():
+    assert Sequential([layers.Dense(2)]).get_config()["input_shape"] is None
+    assert Sequential([layers.Dense(2, input_shape=(3,))]).get_config()["input_shape"] == [3]
