@@ -510,3 +510,13 @@ def test_global_clipnorm_above_the_norm_leaves_the_gradients_as_they_are():
     p, q = np.zeros(2), np.zeros(1)
     SGD(1.0, global_clipnorm=2.0).apply([p, q], [np.array([0.3, 0.0]), np.array([0.4])])    # global norm 0.5
     np.testing.assert_allclose(np.r_[p, q], [-0.3, 0.0, -0.4], rtol=1e-12)
+
+
+def test_a_gradient_of_another_dtype_is_cast_to_the_variables_before_the_step():
+    # as Keras: a float64 gradient for a float32 variable is rounded to float32 first, then the step is taken
+    rng = np.random.default_rng(0)
+    p, g = rng.standard_normal(1000).astype(f32), rng.standard_normal(1000)
+    given, cast = p.copy(), p.copy()
+    SGD(0.1).apply([given], [g])
+    SGD(0.1).apply([cast], [g.astype(f32)])
+    np.testing.assert_array_equal(given, cast)

@@ -700,3 +700,17 @@ def test_json_limits_reported_for_large_objects_and_for_nesting_past_the_recursi
 def test_an_unbuilt_model_config_has_no_input_shape():
     assert Sequential([layers.Dense(2)]).get_config()["input_shape"] is None
     assert Sequential([layers.Dense(2, input_shape=(3,))]).get_config()["input_shape"] == [3]
+
+
+def test_arrays_declaring_more_bytes_than_the_model_needs_and_weights_of_the_wrong_shape_are_refused(saved, tmp_path):
+    arrays, _ = saved
+    wide = {**arrays, "weights/003/dense/kernel": arrays["weights/003/dense/kernel"].astype(np.float64)}
+    assert refusal(tmp_path, wide) == "the arrays declare 372 bytes in all; what the file describes needs 324"
+    model = Sequential([layers.Dense(2, input_shape=(3,))], seed=0)
+    path = tmp_path / "w.weights.npz"
+    model.save_weights(path)
+    np.savez(path, **{"000/dense/kernel": np.zeros((2, 2), np.float32), "001/dense/bias": np.zeros(2, np.float32)})
+    message = (f"path: {str(path)!r} does not hold this model's weights (000/dense/kernel: expected an array of "
+               f"shape (3, 2) and dtype float32 or float64, the file holds an array of shape (2, 2) and dtype float32)")
+    with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+        model.load_weights(path)
