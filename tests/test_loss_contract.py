@@ -339,3 +339,47 @@ def test_the_sparse_function_passes_ignore_class_on():
 def test_constructor_arguments_are_refused_in_exact_words(make, error, message):
     with pytest.raises(error, match=f"^{re.escape(message)}$"):
         make()
+
+
+def test_sparse_probabilities_on_the_clip_boundary_keep_their_gradient_and_outside_it_have_none():
+    # d/dp_j of -log(clip(p)_y / sum(clip(p))) at p = (1e-7, 1 - 1e-7): TF's clip passes the gradient at equality
+    p = np.array([[EPSILON, 1 - EPSILON]])
+    _, grad = SparseCategoricalCrossentropy().value_and_grad([1], p)
+    np.testing.assert_allclose(grad, (p / p.sum() - [[0.0, 1.0]]) / p, rtol=1e-6)
+    _, grad = SparseCategoricalCrossentropy().value_and_grad([1, 0], np.array([[0.0, 1.0], [1.0, 0.0]]))
+    np.testing.assert_array_equal(grad, np.zeros((2, 2)))     # both entries clipped in each row
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "sum"])
+def test_sample_weights_scale_each_row_of_the_gradient(reduction):
+    loss = MeanSquaredError(reduction=reduction)
+    y, p = np.array([[0.0], [1.0]]), np.array([[0.5], [0.25]])
+    _, grad = loss.value_and_grad(y, p)
+    np.testing.assert_allclose(loss.value_and_grad(y, p, sample_weight=2.0)[1], 2 * grad, rtol=1e-12)
+    np.testing.assert_allclose(loss.value_and_grad(y, p, sample_weight=[1.0, 3.0])[1], grad * [[1.0], [3.0]],
+                               rtol=1e-12)
+
+
+@pytest.mark.parametrize("reduction", ["sum_over_batch_size", "mean_with_sample_weight", "sum"])
+def test_all_zero_sample_weights_give_a_zero_loss_and_gradient(reduction):
+    value, grad = MeanSquaredError(reduction=reduction).value_and_grad([[0.0], [1.0]], [[0.5], [0.25]],
+                                                                       sample_weight=[0.0, 0.0])
+    assert value == 0.0                                        # Keras's divide_no_nan
+    np.testing.assert_array_equal(grad, np.zeros((2, 1)))
+
+
+def test_the_weighted_mean_divides_by_the_float64_sum_of_the_weights():
+    w = np.array([2.0**24, 1.0, 1.0], dtype=np.float32)        # a float32 sum would drop both ones
+    y, p = np.zeros((3, 1), np.float32), np.array([[1.0], [2.0], [3.0]], np.float32)
+    value = MeanSquaredError(reduction="mean_with_sample_weight")(y, p, sample_weight=w)
+    assert value == pytest.approx((2.0**24 + 4 + 9) / (2.0**24 + 2), rel=1e-12)
+
+
+@pytest.mark.parametrize("weights, error, message", [
+    ("abc", TypeError, "sample_weight: expected an array of per-sample weights, received 'abc'"),
+    (True, TypeError, "sample_weight: expected an array of per-sample weights, received True"),
+    ([object(), 1], TypeError, "sample_weight: expected a numeric array, received an array of dtype object"),
+])
+def test_sample_weights_of_the_wrong_kind_are_refused_by_name(weights, error, message):
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        MeanSquaredError()([[0.0], [1.0]], [[0.5], [0.5]], sample_weight=weights)
