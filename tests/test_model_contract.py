@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 import numpy as np
 import pytest
@@ -264,3 +265,89 @@ def test_clipnorm_in_fit_clips_each_weight_by_its_own_norm():
     m.fit(X, Y, batch_size=10, epochs=1, verbose=0)
     for a, b in zip(before, m.get_weights(), strict=True):
         assert np.linalg.norm(b.astype(np.float64) - a) == pytest.approx(1e-3, rel=1e-3)
+
+
+# -- class_weight (Keras: each sample weighs class_weight.get(its class, 1)) and the prepared-batch checks --------
+def _sparse_model():
+    m = tinynet.Sequential([tinynet.Input((4,)), Dense(3)], seed=0)
+    m.compile(optimizer="sgd", loss=tinynet.losses.SparseCategoricalCrossentropy(from_logits=True))
+    return m
+
+
+@pytest.mark.parametrize("loss, y", [
+    (tinynet.losses.SparseCategoricalCrossentropy(from_logits=True), Y),
+    (tinynet.losses.CategoricalCrossentropy(from_logits=True), np.eye(3)[Y]),
+])
+def test_class_weight_gives_each_sample_its_class_weight_or_one(loss, y):
+    m = tinynet.Sequential([tinynet.Input((4,)), Dense(3)], seed=0)
+    m.compile(optimizer="sgd", loss=loss)
+    _, targets = m.prepare_data(X, y)
+    weights = m.prepare_sample_weight(None, {0: 2.0, 2: 0.5}, targets)
+    np.testing.assert_array_equal(weights, np.array([2.0, 1.0, 0.5])[Y].astype(np.float32))
+    assert weights.dtype == np.float32
+
+
+def test_class_weight_of_a_binary_output_reads_the_zero_one_labels():
+    m = tinynet.Sequential([tinynet.Input((4,)), Dense(1, activation="sigmoid")], seed=0)
+    m.compile(optimizer="sgd", loss="binary_crossentropy")
+    labels = (Y == 1).astype(np.float32)
+    _, targets = m.prepare_data(X, labels)
+    np.testing.assert_array_equal(m.prepare_sample_weight(None, {1: 3.0}, targets), np.where(labels == 1, 3.0, 1.0))
+    with pytest.raises(ValueError, match=r"^class_weight: expected keys that are classes 0 to 1, received key 2$"):
+        m.prepare_sample_weight(None, {2: 1.0}, targets)
+
+
+@pytest.mark.parametrize("sample_weight, class_weight, error, message", [
+    (np.ones(10), {0: 1.0}, ValueError,
+     "class_weight: expected either class_weight or sample_weight, received both (Keras refuses them together)"),
+    (None, [1.0, 2.0, 3.0], TypeError, "class_weight: expected a dict {class: weight}, received [1.0, 2.0, 3.0]"),
+    (None, {3: 1.0}, ValueError, "class_weight: expected keys that are classes 0 to 2, received key 3"),
+    (None, {-1: 1.0}, ValueError, "class_weight: expected keys that are classes 0 to 2, received key -1"),
+    (None, {True: 1.0}, ValueError, "class_weight: expected keys that are classes 0 to 2, received key True"),
+    (None, {"0": 1.0}, ValueError, "class_weight: expected keys that are classes 0 to 2, received key '0'"),
+])
+def test_class_weight_is_refused_by_name(sample_weight, class_weight, error, message):
+    m = _sparse_model()
+    _, targets = m.prepare_data(X, Y)
+    with pytest.raises(error, match=f"^{re.escape(message)}$"):
+        m.prepare_sample_weight(sample_weight, class_weight, targets)
+
+
+def test_class_weight_in_fit_equals_the_same_weights_given_per_sample():
+    a, b = _sparse_model(), _sparse_model()
+    ha = a.fit(X, Y, class_weight={0: 2.0, 1: 0.5}, batch_size=4, shuffle=False, verbose=0).history["loss"]
+    hb = b.fit(X, Y, sample_weight=np.array([2.0, 0.5, 1.0])[Y], batch_size=4, shuffle=False, verbose=0).history["loss"]
+    assert ha == hb
+    for u, v in zip(a.get_weights(), b.get_weights(), strict=True):
+        np.testing.assert_array_equal(u, v)
+
+
+def test_compute_gradients_refuses_what_did_not_come_from_prepare_data():
+    m = _sparse_model()
+    x, targets = m.prepare_data(X, Y)
+    cases = [
+        (lambda: _model().compute_gradients(x, targets),
+         "compute_gradients: expected a compiled model; call model.compile(loss=..., optimizer=...) first"),
+        (lambda: m.compute_gradients(x.astype(np.float64), targets),
+         "x: expected a batch from prepare_data: dtype float32, samples of shape (4,); received array of shape "
+         "(10, 4) and dtype float64"),
+        (lambda: m.compute_gradients(x[:0], targets[:0]),
+         "x: expected a batch from prepare_data: dtype float32, samples of shape (4,); received array of shape "
+         "(0, 4) and dtype float32"),
+        (lambda: m.compute_gradients(x, targets[:5]),
+         "y: expected targets from prepare_data: dtype float32, shape (10, 3); received array of shape (5, 3) and "
+         "dtype float32"),
+        (lambda: m.compute_gradients(x, targets, sample_weight=np.ones(10)),
+         "sample_weight: expected weights from prepare_sample_weight: dtype float32, shape (10,); received array "
+         "of shape (10,) and dtype float64"),
+    ]
+    for call, message in cases:
+        with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
+            call()
+
+
+def test_compute_gradients_of_a_compiled_but_unbuilt_model_names_itself():
+    m = tinynet.Sequential([Dense(3)])
+    m.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(ValueError, match=r"^compute_gradients: the model has no weights yet"):
+        m.compute_gradients(X, np.zeros((10, 3), np.float32))
