@@ -31,10 +31,19 @@ def saved(tmp_path_factory):
                   optimizer=optimizers.Adam(schedules.ExponentialDecay(0.01, 3, 0.5)),
                   metrics=["accuracy", metrics.SparseCategoricalAccuracy()])
     model.fit(x, np.arange(16) % 2, epochs=1, batch_size=8, verbose=0)
-    path = tmp_path_factory.mktemp("refusals") / "model.npz"
-    model.save(path)
+    return saved_file(model, tmp_path_factory.mktemp("refusals") / "model.npz")
+
+
+def arrays_of(path) -> dict:
+    """Every array of an ``.npz`` file, by name."""
     with np.load(path, allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
+        return {k: npz[k] for k in npz.files}
+
+
+def saved_file(model, path) -> tuple[dict, dict]:
+    """``(arrays, config)`` of ``model.save(path)``."""
+    model.save(path)
+    arrays = arrays_of(path)
     return arrays, json.loads(str(arrays["config.json"]))
 
 
@@ -56,22 +65,22 @@ def with_config(arrays, config) -> dict:
     return {**arrays, "config.json": np.array(config if isinstance(config, str) else json.dumps(config))}
 
 
+def _parent(config, path):
+    for key in path[:-1]:
+        config = config[key]
+    return config
+
+
 def setk(path, value):
     def edit(config):
-        target = config
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = value
+        _parent(config, path)[path[-1]] = value
         return config
     return edit
 
 
 def delk(path):
     def edit(config):
-        target = config
-        for key in path[:-1]:
-            target = target[key]
-        del target[path[-1]]
+        del _parent(config, path)[path[-1]]
         return config
     return edit
 
@@ -386,8 +395,7 @@ def test_load_weights_takes_either_float_dtype_for_a_parameter_but_only_int64_fo
     model = Sequential([norm, layers.Dense(2)], seed=0)
     path = tmp_path / "w.weights.npz"
     model.save_weights(path)
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
+    arrays = arrays_of(path)
     np.savez(path, **{**arrays, "003/dense/kernel": arrays["003/dense/kernel"].astype(np.float64)})
     model.load_weights(path)                                  # converted, as set_weights converts
     np.savez(path, **{**arrays, "002/normalization/count": arrays["002/normalization/count"].astype(np.float64)})
@@ -411,16 +419,18 @@ def binary(tmp_path_factory):
     model.compile(loss=losses.BinaryCrossentropy(label_smoothing=0.1), optimizer=optimizers.SGD(0.1, momentum=0.5),
                   metrics=[metrics.BinaryCrossentropy(label_smoothing=0.1)], weighted_metrics=["mse"])
     model.fit(x, (np.arange(16) % 2).astype(np.float32), epochs=1, batch_size=8, verbose=0)
-    path = tmp_path_factory.mktemp("binary") / "model.npz"
-    model.save(path)
-    with np.load(path, allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    return arrays, json.loads(str(arrays["config.json"]))
+    return saved_file(model, tmp_path_factory.mktemp("binary") / "model.npz")
 
 
 def _drop_layer_input_shapes(config):
     for layer in config["layers"]:
         layer["config"].pop("input_shape", None)
+    return config
+
+
+def _regularizers_with_default_arguments(config):
+    for kind in ("kernel_regularizer", "bias_regularizer", "activity_regularizer"):
+        config["layers"][0]["config"][kind]["config"] = {}
     return config
 
 
@@ -448,8 +458,7 @@ BINARY_EDITS = [
      "config.json['layers'][5]['config']['axis']: expected an integer in [-33, 32], received 33"),
     ("axis-lowest", setk([L, 5, "config", "axis"], -33), None),
     ("axis-highest", setk([L, 5, "config", "axis"], 32), None),
-    ("regularizer-arguments-default", lambda c: [c[L][0]["config"][k].update(config={}) for k in (
-        "kernel_regularizer", "bias_regularizer", "activity_regularizer")] and c, None),
+    ("regularizer-arguments-default", _regularizers_with_default_arguments, None),
     ("regularizer-unknown", setk([L, 0, "config", "kernel_regularizer", "class_name"], "OrthogonalRegularizer"),
      "config.json['layers'][0]['config']['kernel_regularizer']['class_name']: expected a regularizer class of "
      "tinynet, one of ['L1', 'L1L2', 'L2'], received 'OrthogonalRegularizer'"),
@@ -476,9 +485,7 @@ def test_each_activation_option_round_trips_and_a_loaded_model_saves_the_same_co
     path = tmp_path / "again.npz"
     np.savez(tmp_path / "model.npz", **arrays)
     tinynet.load_model(tmp_path / "model.npz").save(path)
-    with np.load(path, allow_pickle=False) as npz:
-        again = json.loads(str(npz["config.json"]))
-    assert again == config
+    assert json.loads(str(arrays_of(path)["config.json"])) == config
 
 
 def test_a_layer_that_cannot_take_the_input_shape_is_named(saved, tmp_path):
@@ -495,10 +502,7 @@ def test_layer_options_may_be_left_out_and_then_take_their_defaults(tmp_path):
     norm.adapt(np.arange(12.0).reshape(4, 3))
     model = Sequential([norm, layers.ReLU(max_value=6.0, negative_slope=0.1, threshold=0.2), layers.LeakyReLU(0.2),
                         layers.ELU(0.9), layers.Softmax(axis=1)], seed=0)
-    model.save(tmp_path / "model.npz")
-    with np.load(tmp_path / "model.npz", allow_pickle=False) as npz:
-        arrays = {k: npz[k] for k in npz.files}
-    config = json.loads(str(arrays["config.json"]))
+    arrays, config = saved_file(model, tmp_path / "model.npz")
     assert refusal(tmp_path, arrays) is None
     defaults = copy.deepcopy(config)
     for layer in defaults["layers"]:
