@@ -718,3 +718,19 @@ def test_arrays_declaring_more_bytes_than_the_model_needs_and_weights_of_the_wro
                f"shape (3, 2) and dtype float32 or float64, the file holds an array of shape (2, 2) and dtype float32)")
     with pytest.raises(ValueError, match=f"^{re.escape(message)}$"):
         model.load_weights(path)
+
+
+@pytest.mark.parametrize("order", ["<", ">"])
+@pytest.mark.parametrize("where", [0, -1])
+def test_config_text_with_a_code_point_beyond_unicode_is_refused(saved, tmp_path, order, where):
+    """NumPy turns such a character into a corrupt str, or raises SystemError for a one-character text."""
+    arrays, config = saved
+    codes = np.array(json.dumps(config)).reshape(1).view("<u4").copy()
+    codes[where] = 0x110000
+    text = codes.astype(order + "u4").view(order + f"U{codes.size}").reshape(())
+    assert refusal(tmp_path, {**arrays, "config.json": text}) == (
+        f"config.json: not text (character {codes.size - 1 if where else 0} is 0x110000, beyond Unicode's last "
+        f"code point 0x10ffff)")
+    one = np.array([0xFFFFFFFF], dtype=order + "u4").view(order + "U1").reshape(())
+    assert refusal(tmp_path, {**arrays, "config.json": one}) == \
+        "config.json: not text (character 0 is 0xffffffff, beyond Unicode's last code point 0x10ffff)"

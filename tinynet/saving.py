@@ -474,10 +474,13 @@ def read_config(npz: NpzReader) -> dict:
     if member.dtype.itemsize // 4 > _MAX_CONFIG_CHARS:
         raise ValueError(f"config.json: holds {member.dtype.itemsize // 4} characters; a model's config has at most "
                          f"{_MAX_CONFIG_CHARS}")
-    try:
-        config_text = str(npz.read("config.json")[()])
-    except UnicodeError as exc:
-        raise ValueError(f"config.json: not text ({exc})") from None
+    text = npz.read("config.json")
+    codes = text.reshape(1).view(text.dtype.str[0] + "u4")        # UCS-4 code points, in the file's byte order
+    beyond = np.flatnonzero(codes > 0x10FFFF)
+    if beyond.size:                                  # NumPy would make a corrupt str of it, or raise SystemError
+        raise ValueError(f"config.json: not text (character {beyond[0]} is {int(codes[beyond[0]]):#x}, beyond "
+                         "Unicode's last code point 0x10ffff)")
+    config_text = str(text[()])
     config = parse_json(config_text, "config.json")
     check_format(config)
     model_schema()(config, "config.json")
