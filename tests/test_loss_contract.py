@@ -383,3 +383,24 @@ def test_the_weighted_mean_divides_by_the_float64_sum_of_the_weights():
 def test_sample_weights_of_the_wrong_kind_are_refused_by_name(weights, error, message):
     with pytest.raises(error, match=f"^{re.escape(message)}$"):
         MeanSquaredError()([[0.0], [1.0]], [[0.5], [0.5]], sample_weight=weights)
+
+
+def test_a_loss_with_its_own_dtype_weights_the_gradient_in_that_dtype():
+    """Keras casts the weights to the dtype the loss computes in before multiplying: a float32 loss on float64
+    predictions multiplies by float32 weights, bit for bit (the gradient comes back in the predictions' dtype)."""
+    rng = np.random.default_rng(2)
+    p = rng.dirichlet(np.ones(3), size=50)
+    y, w = rng.integers(0, 3, 50), rng.uniform(0, 1, 50)
+    loss = SparseCategoricalCrossentropy(reduction="sum", dtype="float32")
+    _, plain = loss.value_and_grad(y, p)
+    _, weighted = loss.value_and_grad(y, p, sample_weight=w)
+    assert plain.dtype == weighted.dtype == np.float64
+    np.testing.assert_array_equal(weighted, plain.astype(np.float32) * w.astype(np.float32)[:, None])
+
+
+@pytest.mark.parametrize("call", [lambda loss, y, p, w: loss(y, p, sample_weight=w),
+                                  lambda loss, y, p, w: loss.value_and_grad(y, p, sample_weight=w)])
+def test_sample_weights_numpy_cannot_convert_are_refused_by_name(call):
+    with pytest.raises(ValueError, match=r"^sample_weight: expected an array-like of numbers, received list that "
+                                         r"NumPy cannot convert \(setting an array element with a sequence"):
+        call(MeanSquaredError(), np.zeros((2, 1)), np.zeros((2, 1)), [[1, 2], [3]])

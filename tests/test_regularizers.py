@@ -45,7 +45,7 @@ def _regularized_model(seed=0, dtype="float32", final="linear"):
         Dense(6, activation="relu", input_shape=(5,), kernel_regularizer=regularizers.L2(0.01),
               bias_regularizer=regularizers.L1(0.02), activity_regularizer=regularizers.L2(0.003)),
         Dense(4, activation=final, kernel_regularizer=regularizers.L1L2(0.001, 0.004),
-              activity_regularizer=regularizers.L1(0.01)),
+              activity_regularizer=regularizers.L1L2(0.01, 0.02)),    # L1 alone is constant on softmax rows
     ], seed=seed, dtype=dtype)
 
 
@@ -56,7 +56,7 @@ def _keras_twin(keras, model, final="linear"):
         keras.layers.Dense(6, activation="relu", kernel_regularizer=k.L2(0.01), bias_regularizer=k.L1(0.02),
                            activity_regularizer=k.L2(0.003)),
         keras.layers.Dense(4, activation=final, kernel_regularizer=k.L1L2(0.001, 0.004),
-                           activity_regularizer=k.L1(0.01)),
+                           activity_regularizer=k.L1L2(0.01, 0.02)),
     ])
     twin.set_weights(model.get_weights())
     return twin
@@ -94,6 +94,25 @@ def test_regularized_gradients_match_finite_differences():
         model.compile(loss=loss, optimizer=Adam())
         report = gradcheck.check_model(model, x, y)
         assert report.ok, report
+
+
+@pytest.mark.parametrize("final, loss", [("linear", SparseCategoricalCrossentropy(from_logits=True)),
+                                         ("softmax", SparseCategoricalCrossentropy())])
+def test_the_training_loss_is_the_data_loss_plus_each_penalty(final, loss):
+    rng = np.random.default_rng(8)
+    x, y = rng.standard_normal((8, 5)), rng.integers(0, 4, 8)
+    model = _regularized_model(seed=9, dtype="float64", final=final)
+    model.compile(loss=loss, optimizer=Adam())
+    total, _ = model.loss_and_gradients(x, y)
+    first, second = model.layers
+    (w1, b1), (w2, _) = first.get_weights(), second.get_weights()
+    hidden = model.layers[0](x)
+    penalties = (0.01 * np.sum(w1 ** 2) + 0.02 * np.sum(np.abs(b1)) + 0.003 * np.sum(hidden ** 2) / 8
+                 + 0.001 * np.sum(np.abs(w2)) + 0.004 * np.sum(w2 ** 2)
+                 + np.sum(0.01 * np.abs(model.predict(x)) + 0.02 * model.predict(x) ** 2) / 8)
+    data = loss(y, model.predict(x))
+    assert total == pytest.approx(data + penalties, rel=1e-12)
+    assert total == pytest.approx(model.evaluate(x, y, batch_size=8, verbose=0), rel=1e-12)
 
 
 def test_three_epochs_of_training_match_keras():

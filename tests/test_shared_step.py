@@ -259,3 +259,31 @@ def test_train_step_refuses_a_batch_that_was_not_prepared():
     assert model.optimizer.iterations == 0
     logs = model.train_step(xp, targets)
     assert model.optimizer.iterations == 1 and set(logs) == {"loss"}
+
+
+@pytest.mark.parametrize("layers, fused", [
+    ([Dense(3, activation="relu"), Dense(4), Dense(C)], False),
+    ([Dense(C)], False),
+    ([Dense(3, activation="relu"), Dense(C, activation="softmax")], True),
+    ([Dense(C, activation="softmax")], True),
+])
+def test_backward_asks_every_layer_but_the_first_for_its_input_gradient(layers, fused):
+    """The first layer's dL/dx is never used, so it is never computed (a third of a Dense layer's backward)."""
+    model = Sequential(layers, seed=0)
+    model.compile(loss=SparseCategoricalCrossentropy(from_logits=not fused), optimizer=SGD())
+    model.build((D,))
+    asked = []
+
+    def spy(i, plain):
+        def recorded(grad, *args):
+            asked.append((i, *args))
+            return plain(grad, *args)
+        return recorded
+
+    for i, layer in enumerate(model.layers):
+        method = "backward_pre_activation" if fused and i == len(layers) - 1 else "backward"
+        setattr(layer, method, spy(i, getattr(layer, method)))
+    x, y = np.random.default_rng(0).standard_normal((N, D)), np.arange(N) % C
+    model.loss_and_gradients(x, y)
+    assert model.head.fused is fused
+    assert asked == [(i, i > 0) for i in range(len(layers) - 1, -1, -1)]
