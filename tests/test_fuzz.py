@@ -44,6 +44,7 @@ def _same(a, b):
     return a[1] == b[1] and all(np.array_equal(x, y) for x, y in zip(a[0], b[0], strict=True))
 
 
+@pytest.mark.mutants_of("tinynet.models")
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(x=anything, y=anything, batch=st.sampled_from([None, 0, 2, -1, 2.5, "8"]))
 def test_fit_rejects_or_trains_finitely(x, y, batch):
@@ -63,6 +64,7 @@ def test_fit_rejects_or_trains_finitely(x, y, batch):
 
 # Huge finite inputs can overflow Adam's g*g to inf, as they do in Keras's float32 update; NumPy warns about it
 # and the fit then either ends in DivergenceError or keeps finite weights. Both are checked below.
+@pytest.mark.mutants_of("tinynet.models")
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
 @settings(max_examples=200, deadline=None)
 @given(n=st.integers(1, 6), data=st.data())
@@ -89,6 +91,7 @@ def test_fit_on_almost_valid_data(n, data):
     assert all(np.isfinite(v) for v in history.history["loss"])
 
 
+@pytest.mark.mutants_of("tinynet.models")
 @settings(max_examples=200, deadline=None)
 @given(x=anything)
 def test_predict_rejects_or_returns_finite_outputs(x):
@@ -101,6 +104,7 @@ def test_predict_rejects_or_returns_finite_outputs(x):
     assert out.shape[1:] == (4,) and np.isfinite(out).all()
 
 
+@pytest.mark.mutants_of("tinynet.losses")
 @settings(max_examples=200, deadline=None)
 @given(y_true=anything, y_pred=anything)
 def test_loss_rejects_or_returns_finite_values(y_true, y_pred):
@@ -113,6 +117,7 @@ def test_loss_rejects_or_returns_finite_values(y_true, y_pred):
         assert np.isfinite(value) and np.isfinite(grad).all()
 
 
+@pytest.mark.mutants_of("tinynet.models")
 @settings(max_examples=100, deadline=None)
 @given(weights=st.lists(arrays(), min_size=0, max_size=5))
 def test_set_weights_rejects_or_accepts_atomically(weights):

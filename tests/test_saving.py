@@ -47,6 +47,7 @@ def test_save_load_then_train_equals_training_straight_through(tmp_path, make_op
         np.testing.assert_array_equal(a, b)
 
 
+@pytest.mark.mutants_of("tinynet.saving")
 def test_resume_in_a_fresh_process_is_bit_identical(tmp_path):
     x, y = data()
     np.save(tmp_path / "x.npy", x)

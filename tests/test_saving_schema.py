@@ -157,6 +157,7 @@ def stricter_on_purpose(place, value) -> bool:
     return place[-1] == "axis" and place[0] == "layers" and isinstance(value, int) and not -33 <= value <= 32
 
 
+@pytest.mark.mutants_of("tinynet.saving")
 def test_a_config_value_loads_exactly_when_its_constructor_takes_it(saved, tmp_path):
     disagreements = []
     tried = 0
