@@ -24,10 +24,17 @@ def mutmut_seconds(rootpath) -> dict[str, float]:
     return _mutmut_seconds or {}
 
 
+def _mutant_under_test() -> str:
+    """The mutant a mutmut worker runs (``tinynet.layers.xǁDenseǁforward__mutmut_3``), or "": mutmut also sets
+    MUTANT_UNDER_TEST for its own runs ("stats", "fail", ...), which must see every test."""
+    name = os.environ.get("MUTANT_UNDER_TEST", "")
+    return name if "__mutmut_" in name else ""
+
+
 def pytest_configure(config):
     """Under `make mutate`, stop the garbage collector scanning the heap the fork server built (every test module,
     NumPy, SciPy, Hypothesis): a mutant's worker then scans only what its own tests allocate."""
-    if os.environ.get("MUTANT_UNDER_TEST"):
+    if _mutant_under_test():
         gc.freeze()
 
 
@@ -37,7 +44,7 @@ def pytest_collection_modifyitems(config, items):
     A slow test marked ``mutants_of(module, ...)`` runs only for the mutants of those modules: a mutant of
     ``Dense`` that every fast test leaves alive would otherwise also pay for the schema's 3,000 file loads."""
     seconds = mutmut_seconds(config.rootpath)
-    mutant = os.environ.get("MUTANT_UNDER_TEST")
+    mutant = _mutant_under_test()
     if not mutant:
         return
     aimed, elsewhere = [], []

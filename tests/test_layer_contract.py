@@ -527,3 +527,55 @@ def test_a_layer_or_loss_that_does_not_write_its_passes_says_so():
         layer.backward(np.zeros((1, 2)))
     with pytest.raises(NotImplementedError):
         Loss().encode(np.zeros(2), 2, 1, np.float32)
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: Dense(0),
+     ValueError, "units: expected a positive integer, received 0"),
+    (lambda: Dense(2.5),
+     TypeError, "units: expected a positive integer, received 2.5"),
+    (lambda: Dense(2, input_dim=3, input_shape=(3,)),
+     ValueError, "input_dim: expected input_dim or input_shape, received both"),
+    (lambda: Dense(2, input_dim=0),
+     ValueError, "input_dim: expected a positive integer, received 0"),
+    (lambda: Dense(2, use_bias="yes"),
+     TypeError, "use_bias: expected True or False, received 'yes'"),
+    (lambda: Dense(2, activation=Activation("softmax", axis=0)),
+     ValueError, ("activation: Dense takes an activation without options; received Activation with {'axis': 0} (add "
+                  "the layer after the Dense instead)")),
+    (lambda: Dense(2, kernel_initializer="bogus"),
+     ValueError, ("kernel_initializer: expected one of ['glorot_normal', 'glorot_uniform', 'he_normal', 'he_uniform', "
+                  "'ones', 'zeros'] or a callable, received 'bogus'")),
+    (lambda: Dense(2, kernel_initializer=3),
+     TypeError, "kernel_initializer: expected an initializer name or a callable, received 3"),
+    (lambda: Dense(2, bias_initializer="bogus"),
+     ValueError, ("bias_initializer: expected one of ['glorot_normal', 'glorot_uniform', 'he_normal', 'he_uniform', "
+                  "'ones', 'zeros'] or a callable, received 'bogus'")),
+    (lambda: Dense(2, bias_initializer=3),
+     TypeError, "bias_initializer: expected an initializer name or a callable, received 3"),
+    (lambda: Dense(2, kernel_regularizer="bogus"),
+     ValueError, ("kernel_regularizer: expected one of ['L1', 'L1L2', 'L2', 'l1', 'l1l2', 'l2'] or a "
+                  "tinynet.regularizers.Regularizer, received 'bogus'")),
+    (lambda: Dense(2, bias_regularizer="bogus"),
+     ValueError, ("bias_regularizer: expected one of ['L1', 'L1L2', 'L2', 'l1', 'l1l2', 'l2'] or a "
+                  "tinynet.regularizers.Regularizer, received 'bogus'")),
+    (lambda: Dense(2, bias_regularizer=3),
+     TypeError, ("bias_regularizer: expected None, a regularizer name or a tinynet.regularizers.Regularizer, received "
+                 "3")),
+    (lambda: Dense(2, input_shape=(3, 4)),
+     ValueError, "input_shape: expected (features,) for Dense, received (3, 4)"),
+    (lambda: Dense(2, input_shape=(0,)),
+     ValueError, "input_shape[0]: expected a positive integer, received 0"),
+    (lambda: Dense(2, input_shape="3"),
+     TypeError, "input_shape: expected a non-empty tuple of positive integers, received '3'"),
+    (lambda: Dense(2, name=3),
+     TypeError, "name: expected a string or None, received 3"),
+    (lambda: Dense(2).build((0,)),
+     ValueError, "input_shape[0]: expected a positive integer, received 0"),
+    (lambda: Dense(2).build("3"),
+     TypeError, "input_shape: expected a non-empty tuple of positive integers, received '3'"),
+])
+def test_every_refusal_of_dense_names_the_argument_in_full(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message

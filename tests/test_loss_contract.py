@@ -404,3 +404,35 @@ def test_sample_weights_numpy_cannot_convert_are_refused_by_name(call):
     with pytest.raises(ValueError, match=r"^sample_weight: expected an array-like of numbers, received list that "
                                          r"NumPy cannot convert \(setting an array element with a sequence"):
         call(MeanSquaredError(), np.zeros((2, 1)), np.zeros((2, 1)), [[1, 2], [3]])
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: losses.get(3),
+     TypeError, "loss: expected a loss name or a tinynet.losses.Loss, received 3"),
+    (lambda: losses.get("bogus"),
+     ValueError, ("loss: expected one of ['BCE', 'BinaryCrossentropy', 'CategoricalCrossentropy', 'MAE', 'MSE', "
+                  "'MeanAbsoluteError', 'MeanSquaredError', 'SparseCategoricalCrossentropy', 'bce', "
+                  "'binary_crossentropy', 'categorical_crossentropy', 'mae', 'mean_absolute_error', "
+                  "'mean_squared_error', 'mse', 'sparse_categorical_crossentropy'] or a Loss, received 'bogus'")),
+    (lambda: losses.MeanSquaredError(name=3),
+     TypeError, "name: expected a string, received 3"),
+    (lambda: losses.MeanSquaredError(reduction="bogus"),
+     ValueError, ("reduction: expected one of ['sum_over_batch_size', 'mean', 'mean_with_sample_weight', 'sum', "
+                  "'none', None], received 'bogus'")),
+    (lambda: losses.MeanAbsoluteError(reduction="bogus"),
+     ValueError, ("reduction: expected one of ['sum_over_batch_size', 'mean', 'mean_with_sample_weight', 'sum', "
+                  "'none', None], received 'bogus'")),
+    (lambda: losses.SparseCategoricalCrossentropy()(np.array([0, 3]), np.full((2, 3), 1/3)),
+     ValueError, "y_true: received a label value of 3 which is outside the valid range of [0, 3)"),
+    (lambda: losses.CategoricalCrossentropy(axis=2),
+     ValueError, "axis: expected -1 (the classes of predictions of shape (n, classes)), received 2"),
+])
+def test_every_refusal_of_a_loss_names_the_argument_in_full(call, error, message):
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_categorical_crossentropy_takes_the_class_axis_by_either_name():
+    p, y = np.full((2, 3), 1 / 3), np.eye(3)[[0, 2]]
+    assert losses.CategoricalCrossentropy(axis=1)(y, p) == losses.CategoricalCrossentropy(axis=-1)(y, p)

@@ -351,3 +351,167 @@ def test_compute_gradients_of_a_compiled_but_unbuilt_model_names_itself():
     m.compile(optimizer="sgd", loss="mse")
     with pytest.raises(ValueError, match=r"^compute_gradients: the model has no weights yet"):
         m.compute_gradients(X, np.zeros((10, 3), np.float32))
+
+
+def _sgd():
+    m = _model()
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    return m
+
+
+def _unbuilt():
+    m = tinynet.Sequential([Dense(3)], seed=0)
+    m.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    return m
+
+
+@pytest.mark.parametrize("call, error, message", [
+    (lambda: tinynet.Sequential([Dense(2)]).fit(X, Y),
+     ValueError, "fit: expected a compiled model; call model.compile(loss=..., optimizer=...) first"),
+    (lambda: _sgd().fit(X, Y, batch_size=0),
+     ValueError, "batch_size: expected a positive integer, received 0"),
+    (lambda: _sgd().fit(X, Y, batch_size="8"),
+     TypeError, "batch_size: expected a positive integer, received '8'"),
+    (lambda: _sgd().fit(X, Y, epochs=0),
+     ValueError, "epochs: expected a positive integer, received 0"),
+    (lambda: _sgd().fit(X, Y, initial_epoch=-1),
+     ValueError, "initial_epoch: expected an integer >= 0, received -1"),
+    (lambda: _sgd().fit(X, Y, initial_epoch=1.0),
+     ValueError, "initial_epoch: expected an integer >= 0, received 1.0"),
+    (lambda: _sgd().fit(X, Y, initial_epoch=True),
+     ValueError, "initial_epoch: expected an integer >= 0, received True"),
+    (lambda: _sgd().fit(X, Y, validation_split=1.0),
+     ValueError, "validation_split: expected a number in [0.0, 1.0), received 1.0"),
+    (lambda: _sgd().fit(X, Y, validation_split=-0.1),
+     ValueError, "validation_split: expected a number in [0.0, 1.0), received -0.1"),
+    (lambda: _sgd().fit(X, Y, shuffle="yes"),
+     TypeError, "shuffle: expected True or False, received 'yes'"),
+    (lambda: _sgd().fit(X, Y, callbacks=[1]),
+     TypeError, "callbacks: expected a list of tinynet.callbacks.Callback, received [1]"),
+    (lambda: _sgd().fit(X, Y, callbacks=tinynet.callbacks.History()),
+     TypeError, "callbacks: expected a list of tinynet.callbacks.Callback, received <History epochs=0 keys=[]>"),
+    (lambda: _sgd().fit(None, Y),
+     ValueError, "x, y: expected arrays of samples and targets, received None"),
+    (lambda: _sgd().fit(X),
+     ValueError, "x, y: expected arrays of samples and targets, received None"),
+    (lambda: _sgd().fit(X, Y, validation_data=(X,)),
+     TypeError, ("validation_data: expected a tuple (x_val, y_val) or (x_val, y_val, sample_weight), received tuple "
+                 "of 1: (array of shape (10, 4) and dtype float32)")),
+    (lambda: _sgd().fit(X, Y, validation_data=(X[:, :3], Y)),
+     ValueError, "validation_data[0]: expected samples of shape (4,) (e.g. (10, 4)), received shape (10, 3)"),
+    (lambda: _sgd().fit(X, Y, validation_data=(X[:0], Y[:0])),
+     ValueError, "validation_data[0]: expected a non-empty array, received shape (0, 4)"),
+    (lambda: _sgd().fit(X, Y, validation_data=(X, Y[:-1])),
+     ValueError, "validation_data[1]: expected 10 labels (one per sample), received 9"),
+    (lambda: _sgd().fit(X, Y, validation_data=(X, Y, np.ones(3))),
+     ValueError, "validation_data[2]: expected 10 weights (one per sample), received 3"),
+    (lambda: _sgd().fit(X, Y, verbose=5),
+     ValueError, "verbose: expected 0, 1, 2 or 'auto', received 5"),
+    (lambda: _sgd().fit(X, Y, verbose=True),
+     ValueError, "verbose: expected 0, 1, 2 or 'auto', received True"),
+    (lambda: _sgd().fit(X, Y, verbose=1.0),
+     ValueError, "verbose: expected 0, 1, 2 or 'auto', received 1.0"),
+    (lambda: _sgd().fit(X[:, 0], Y),
+     ValueError, "x: expected an array of shape (samples, features...), received shape (10,)"),
+    (lambda: _sgd().fit(X[:, :3], Y),
+     ValueError, "x: expected samples of shape (4,) (e.g. (10, 4)), received shape (10, 3)"),
+    (lambda: _unbuilt().fit(X, Y, validation_data=(X[:, :3], Y)),
+     ValueError, "validation_data[0]: expected samples of shape (4,), received shape (10, 3)"),
+    (lambda: tinynet.Sequential(name=3),
+     TypeError, "name: expected a string, received 3"),
+    (lambda: tinynet.Sequential(layers=Dense(3)),
+     TypeError, "layers: expected a list of tinynet layers, received <Dense name='dense'>"),
+    (lambda: tinynet.Sequential([Dense(3), "relu"]),
+     TypeError, "layers[1]: expected a tinynet.layers.Layer, received 'relu'"),
+    (lambda: (lambda d: tinynet.Sequential([d, d]))(Dense(3)),
+     ValueError, "layers[1]: 'dense' is already in this model"),
+    (lambda: (lambda d: (d.build((4,)), tinynet.Sequential([d])))(Dense(3)),
+     ValueError, ("layers[0]: 'dense' is already built; give Sequential unbuilt layers (a built layer without "
+                  "parameters, such as an adapted Normalization, is accepted)")),
+    (lambda: tinynet.Sequential(seed=-1),
+     ValueError, "seed: expected None, a non-negative integer or a numpy.random.Generator, received -1"),
+    (lambda: tinynet.Sequential(seed="1"),
+     TypeError, "seed: expected None, a non-negative integer or a numpy.random.Generator, received '1'"),
+    (lambda: _sgd().add(Dense(2)),
+     ValueError, "layer: this model is already built; add layers before it is built"),
+    (lambda: tinynet.Sequential().add("relu"),
+     TypeError, "layer: expected a tinynet.layers.Layer, received 'relu'"),
+    (lambda: (lambda m: (m.add(Dense(2)), m.add(tinynet.Input((3,)))))(tinynet.Sequential()),
+     ValueError, "layer: an Input declares the model's input and must come first; received it after 1 layer(s)"),
+    (lambda: tinynet.Sequential().build((3,)),
+     ValueError, "layers: expected at least one layer before building, received none"),
+    (lambda: tinynet.Sequential([Dense(2)]).build((0,)),
+     ValueError, "input_shape[0]: expected a positive integer, received 0"),
+    (lambda: tinynet.Sequential([Dense(2)]).build("3"),
+     TypeError, "input_shape: expected a non-empty tuple of positive integers, received '3'"),
+    (lambda: tinynet.Sequential([Dense(2)]).compute_output_shape((-1,)),
+     ValueError, "input_shape[0]: expected a positive integer, received -1"),
+    (lambda: tinynet.Sequential([Dense(2)]).compile(),
+     ValueError, ("loss: expected a loss (e.g. SparseCategoricalCrossentropy(from_logits=True) or "
+                  "'sparse_categorical_crossentropy'), received None")),
+    (lambda: tinynet.Sequential([Dense(2)]).compile(loss="mse", loss_weights=[1.0]),
+     ValueError, ("loss_weights: weights between several outputs' losses; a Sequential has one output (expected None, "
+                  "received [1.0])")),
+    (lambda: tinynet.Sequential([Dense(2)]).compile(loss=tinynet.losses.MeanSquaredError(reduction=None)),
+     ValueError, ("loss: expected a loss that reduces to one number for training, received MeanSquaredError with "
+                  "reduction=None")),
+    (lambda: tinynet.Sequential([Dense(2)]).compile(loss="mse", metrics="accuracy"),
+     TypeError, "metrics: expected a list of metric names or tinynet.metrics.Metric objects, received 'accuracy'"),
+    (lambda: tinynet.Sequential([Dense(2)]).compile(loss="mse", weighted_metrics=3),
+     TypeError, "weighted_metrics: expected a list of metric names or tinynet.metrics.Metric objects, received 3"),
+    (lambda: tinynet.Sequential([Dense(2)]).compile(loss="mse", metrics=["bogus"]),
+     ValueError, ("metrics: expected one of ['BinaryAccuracy', 'BinaryCrossentropy', 'CategoricalAccuracy', "
+                  "'CategoricalCrossentropy', 'MAE', 'MSE', 'MeanAbsoluteError', 'MeanSquaredError', "
+                  "'SparseCategoricalAccuracy', 'SparseCategoricalCrossentropy', 'acc', 'accuracy', 'binary_accuracy', "
+                  "'binary_crossentropy', 'categorical_accuracy', 'categorical_crossentropy', 'mae', "
+                  "'mean_absolute_error', 'mean_squared_error', 'mse', 'sparse_categorical_accuracy', "
+                  "'sparse_categorical_crossentropy'] or a Metric, received 'bogus'")),
+    (lambda: tinynet.Sequential().predict(X),
+     ValueError, ("predict: the model has no weights yet; give the first layer an input_shape or call "
+                  "build(input_shape) / fit(x, y) first")),
+    (lambda: tinynet.Sequential([Dense(2)]).prepare_data(X, Y),
+     ValueError, "prepare_data: expected a compiled model; call model.compile(loss=..., optimizer=...) first"),
+])
+def test_every_refusal_of_the_model_names_the_argument_in_full(call, error, message):
+    """Each message in full: the argument, what was expected, what was received (a substring would pass a message
+    naming the wrong argument, or a check that fails later for another reason)."""
+    with pytest.raises(error) as info:
+        call()
+    assert str(info.value) == message
+
+
+class _Recorder(tinynet.callbacks.Callback):
+    def __init__(self):
+        self.calls = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.calls.append(("epoch_begin", epoch))
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.calls.append(("batch_begin", batch))
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.calls.append(("batch_end", batch, sorted(logs)))
+
+    def on_train_end(self, logs=None):
+        self.calls.append(("train_end", logs))
+
+
+def test_fit_from_an_initial_epoch_calls_back_each_epoch_and_batch_by_number():
+    """Keras: epochs ``initial_epoch .. epochs - 1``, batches numbered from 0 in each, and ``on_train_end`` given
+    the last epoch's logs."""
+    model, recorder = _sgd(), _Recorder()
+    history = model.fit(X, Y, batch_size=4, epochs=4, initial_epoch=2, verbose=0, callbacks=[recorder])
+    assert history.epoch == [2, 3] and model.optimizer.iterations == 6
+    keys = ["batch_loss", "loss", "weights_before"]
+    per_epoch = [[("batch_begin", b), ("batch_end", b, keys)] for b in range(3)]
+    assert recorder.calls == [("epoch_begin", 2), *per_epoch[0], *per_epoch[1], *per_epoch[2],
+                              ("epoch_begin", 3), *per_epoch[0], *per_epoch[1], *per_epoch[2],
+                              ("train_end", {"loss": history.history["loss"][-1]})]
+
+
+def test_a_new_model_holds_nothing_yet():
+    model = tinynet.Sequential([Dense(2)])
+    assert (model.built, model.compiled, model.stop_training, model.history) == (False, False, False, None)
+    assert (model.metrics, model.weighted_metrics, model.metrics_resolved) == ([], [], False)
+    assert (model.metric_identifiers, model.weighted_metric_identifiers) == ([], [])

@@ -45,6 +45,40 @@ def test_an_update_that_overflows_the_weights_is_undone():
         np.testing.assert_array_equal(w, b)                # the weights before the update that overflowed
 
 
+def _overflowing():
+    """A model and data whose first SGD update sends the weights to inf while that step's loss is finite."""
+    rng = np.random.default_rng(0)
+    x = (rng.standard_normal((16, 3)) * 1e18).astype(np.float32)
+    model = Sequential([L.Dense(2, input_shape=(3,))], seed=0)
+    model.compile(optimizer=SGD(learning_rate=1e30), loss=SparseCategoricalCrossentropy(from_logits=True))
+    return model, x, rng.integers(0, 2, 16)
+
+
+def test_an_epoch_that_ends_with_non_finite_weights_stops_with_the_weights_before_its_last_update():
+    """Bug: the end-of-epoch check of the weights missing, or naming the wrong epoch and step."""
+    model, x, y = _overflowing()
+    before = model.get_weights()
+    with pytest.raises(DivergenceError) as info:
+        model.fit(x, y, batch_size=16, epochs=3, shuffle=False, verbose=0)     # one step per epoch
+    assert str(info.value) == (
+        "fit: the weights became non-finite at epoch 1, step 1; training stopped and the model keeps its last "
+        "finite weights (model.history has the completed epochs). Lower the learning rate or check the data scale.")
+    for w, b in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(w, b)
+
+
+def test_terminate_on_nan_also_undoes_an_update_that_overflowed_the_weights():
+    """Bug: TerminateOnNaN's quiet stop keeping the infinite weights (or restoring when they are finite)."""
+    from tinynet.callbacks import TerminateOnNaN
+
+    model, x, y = _overflowing()
+    before = model.get_weights()
+    history = model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0, callbacks=[TerminateOnNaN()])
+    assert history.epoch == [0] and np.isnan(history.history["loss"][0])
+    for w, b in zip(model.get_weights(), before, strict=True):
+        np.testing.assert_array_equal(w, b)
+
+
 # -- argument bounds: both ends of every numeric argument ------------------------------------------------------
 def _fit(**kwargs):
     model = Sequential([L.Dense(2, input_shape=(3,))], seed=0)
