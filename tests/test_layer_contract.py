@@ -579,3 +579,20 @@ def test_every_refusal_of_dense_names_the_argument_in_full(call, error, message)
     with pytest.raises(error) as info:
         call()
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("dtype", [None, "float64"])
+def test_build_asks_a_callable_initializer_for_the_layers_dtype_and_casts_what_it_returns(dtype):
+    """A callable initializer is called as ``(shape, rng, dtype)``; whatever it returns is cast to the layer's
+    dtype (float32 unless given)."""
+    asked = []
+
+    def ones_in_float64(shape, rng, dtype):
+        asked.append((shape, dtype))
+        return np.ones(shape, dtype=np.float64)
+
+    layer = Dense(2, kernel_initializer=ones_in_float64, bias_initializer=ones_in_float64)
+    layer.build((3,)) if dtype is None else layer.build((3,), dtype=dtype)
+    expected = np.dtype(dtype or "float32")
+    assert [np.dtype(d) for _, d in asked] == [expected, expected] and [s for s, _ in asked] == [(3, 2), (2,)]
+    assert [p.dtype for p in layer.params] == [expected, expected]

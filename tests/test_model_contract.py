@@ -515,3 +515,60 @@ def test_a_new_model_holds_nothing_yet():
     assert (model.built, model.compiled, model.stop_training, model.history) == (False, False, False, None)
     assert (model.metrics, model.weighted_metrics, model.metrics_resolved) == ([], [], False)
     assert (model.metric_identifiers, model.weighted_metric_identifiers) == ([], [])
+
+
+def _fit_a_model_with_3d_outputs():
+    m = tinynet.Sequential([tinynet.Input((2, 3)), tinynet.layers.Activation("relu")])
+    m.compile(loss="mse", optimizer="sgd")
+    m.fit(np.ones((4, 2, 3)), np.ones((4, 6)), verbose=0)
+
+
+def _predict_wrong_shape_after_fit_built_the_model():
+    m = tinynet.Sequential([Dense(3)])
+    m.compile(loss="mse", optimizer="sgd")
+    m.fit(X, np.ones((10, 3)), verbose=0)
+    m.predict(X[:, :3])
+
+
+def _adapted_normalization_of_another_width():
+    norm = tinynet.layers.Normalization()
+    norm.adapt(np.ones((5, 3)))
+    tinynet.Sequential([tinynet.Input((4,)), norm, Dense(2)])
+
+
+@pytest.mark.parametrize("call, message", [
+    (_fit_a_model_with_3d_outputs, "x: the model's output must be (samples, outputs), it is ('samples', 2, 3)"),
+    (_predict_wrong_shape_after_fit_built_the_model,
+     "x: expected samples of shape (4,) (e.g. (10, 4)), received shape (10, 3)"),
+    (_adapted_normalization_of_another_width,
+     "layers: 'normalization' was built for samples of shape (3,) in float32; this model gives it (4,) in float32"),
+])
+def test_shapes_that_do_not_fit_the_model_are_refused_in_full(call, message):
+    with pytest.raises(ValueError) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_compile_defaults_to_rmsprop_and_an_empty_model_compiles_before_its_layers_come():
+    model = tinynet.Sequential([Dense(1)])
+    model.compile(loss="mse")
+    assert type(model.optimizer) is tinynet.optimizers.RMSprop
+    empty = tinynet.Sequential()
+    empty.compile(loss=tinynet.losses.SparseCategoricalCrossentropy(), optimizer="sgd")
+    empty.add(Dense(3, activation="softmax"))                  # the head is decided again with the loss compiled
+    assert empty.head.fused
+    empty.fit(X, Y, verbose=0)
+
+
+@pytest.mark.parametrize("axis, fused", [(-1, True), (1, True), (0, False)])
+def test_only_a_softmax_over_the_classes_is_fused_with_the_loss(axis, fused):
+    model = tinynet.Sequential([tinynet.Input((4,)), Dense(3), Softmax(axis=axis)])
+    model.compile(loss=tinynet.losses.SparseCategoricalCrossentropy(), optimizer="sgd")
+    assert model.head.fused is fused
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_weights_before_a_step_are_the_weights_until_the_first_step(dtype):
+    model = _model(dtype=dtype)
+    assert model.weights_before_step.dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(model.weights_before_step, np.concatenate([w.ravel() for w in model.get_weights()]))
