@@ -596,3 +596,22 @@ def test_build_asks_a_callable_initializer_for_the_layers_dtype_and_casts_what_i
     expected = np.dtype(dtype or "float32")
     assert [np.dtype(d) for _, d in asked] == [expected, expected] and [s for s, _ in asked] == [(3, 2), (2,)]
     assert [p.dtype for p in layer.params] == [expected, expected]
+
+
+def test_a_new_layer_holds_nothing_until_it_is_built():
+    layer = Dense(2)
+    assert (layer.built, layer.params, layer.grads, layer.param_names, layer.output_shape) == (False, [], [], [], None)
+
+
+@pytest.mark.parametrize("activation", ["linear", "relu", "softmax"])
+def test_dense_computes_its_input_gradient_only_when_asked(activation):
+    """``need_input_grad=False`` (the first layer's dL/dx, never used) returns None; the default computes it."""
+    layer = Dense(3, activation=activation)
+    x = np.random.default_rng(0).standard_normal((4, 2)).astype(np.float32)
+    grad = np.ones((4, 3), dtype=np.float32)
+    layer(x, training=True)
+    assert layer.backward(grad, False) is None
+    layer(x, training=True)
+    assert layer.backward(grad).shape == (4, 2)
+    layer(x, training=True)
+    assert layer.backward_pre_activation(grad).shape == (4, 2)

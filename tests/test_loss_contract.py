@@ -436,3 +436,29 @@ def test_every_refusal_of_a_loss_names_the_argument_in_full(call, error, message
 def test_categorical_crossentropy_takes_the_class_axis_by_either_name():
     p, y = np.full((2, 3), 1 / 3), np.eye(3)[[0, 2]]
     assert losses.CategoricalCrossentropy(axis=1)(y, p) == losses.CategoricalCrossentropy(axis=-1)(y, p)
+
+
+def test_one_prediction_per_sample_may_come_as_a_vector_and_weights_as_a_column():
+    y, p = np.array([0.0, 1.0, 2.0]), np.array([0.5, 1.0, 1.0])
+    loss = MeanSquaredError()
+    assert loss(y, p) == loss(y[:, None], p[:, None]) == pytest.approx(0.25 / 3 + 1 / 3)
+    w = np.array([1.0, 2.0, 0.5])
+    assert loss(y, p, sample_weight=w[:, None]) == loss(y, p, sample_weight=w) == pytest.approx((0.25 + 0.5) / 3)
+
+
+@pytest.mark.parametrize("weights, message", [
+    ([], "sample_weight: expected 2 weights (one per sample), received 0"),
+    ([1.0], "sample_weight: expected 2 weights (one per sample), received 1"),
+    (np.ones((2, 2)), "sample_weight: expected one weight per sample, shape (2,) or (2, 1), received a 2-D array of "
+                      "shape (2, 2)"),
+])
+def test_sample_weights_of_the_wrong_length_are_refused_in_full(weights, message):
+    with pytest.raises(ValueError) as info:
+        MeanSquaredError()(np.zeros((2, 1)), np.zeros((2, 1)), sample_weight=weights)
+    assert str(info.value) == message
+
+
+def test_get_refuses_a_callable_that_is_not_a_loss():
+    with pytest.raises(TypeError) as info:
+        losses.get(len)
+    assert str(info.value) == "loss: expected a loss name or a tinynet.losses.Loss, received <built-in function len>"

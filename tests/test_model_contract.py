@@ -572,3 +572,5 @@ def test_the_weights_before_a_step_are_the_weights_until_the_first_step(dtype):
     model = _model(dtype=dtype)
     assert model.weights_before_step.dtype == np.dtype(dtype)
     np.testing.assert_array_equal(model.weights_before_step, np.concatenate([w.ravel() for w in model.get_weights()]))
+    with pytest.raises(ValueError, match="read-only"):
+        model.weights_before_step[0] = 1.0                   # a view of the model's own buffer, for callbacks to read
