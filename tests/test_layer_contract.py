@@ -615,3 +615,13 @@ def test_dense_computes_its_input_gradient_only_when_asked(activation):
     assert layer.backward(grad).shape == (4, 2)
     layer(x, training=True)
     assert layer.backward_pre_activation(grad).shape == (4, 2)
+
+
+def test_bind_takes_one_array_per_parameter():
+    layer = Dense(2)
+    layer.build((3,))
+    kernel, bias = (np.zeros_like(p) for p in layer.params)
+    with pytest.raises(ValueError, match="zip"):
+        layer.bind([kernel], [np.zeros_like(kernel)])
+    layer.bind([kernel, bias], [np.zeros_like(kernel), np.zeros_like(bias)])
+    assert layer.params[0] is kernel and not np.all(kernel == 0)         # the values moved into the given arrays
