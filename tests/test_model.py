@@ -369,8 +369,10 @@ class _InterruptAt(SparseCategoricalCrossentropy):
 def test_ctrl_c_stops_after_a_whole_step_and_keeps_history():
     x, y = toy_data(40)                                           # 5 steps per epoch at batch 8
     model = small_model(seed=2, loss=_InterruptAt(step=8))       # epoch 2, step 3
-    with pytest.raises(KeyboardInterrupt, match="epoch 2/4"):
+    with pytest.raises(KeyboardInterrupt) as info:
         model.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0)
+    assert str(info.value) == ("fit interrupted in epoch 2/4: the model keeps the weights after step 3 of that epoch, "
+                               "and model.history the 1 completed epochs")
     assert model.history.epoch == [0]
     assert model.optimizer.iterations == 8
     twin = small_model(seed=2)
@@ -387,6 +389,14 @@ def test_ctrl_c_on_the_last_step_of_an_epoch_keeps_that_epoch():
     with pytest.raises(KeyboardInterrupt, match="2 completed epochs"):
         model.fit(x, y, batch_size=8, epochs=4, shuffle=False, verbose=0)
     assert model.history.epoch == [0, 1]
+
+
+def test_ctrl_c_before_a_last_batch_of_one_sample_drops_that_epoch():
+    x, y = toy_data(33)                                           # batches of 8, 8, 8, 8 and 1
+    model = small_model(seed=2, loss=_InterruptAt(step=4))
+    with pytest.raises(KeyboardInterrupt, match="0 completed epochs"):
+        model.fit(x, y, batch_size=8, epochs=2, shuffle=False, verbose=0)
+    assert model.history.epoch == [] and model.optimizer.iterations == 4
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid value:RuntimeWarning")

@@ -574,3 +574,53 @@ def test_the_weights_before_a_step_are_the_weights_until_the_first_step(dtype):
     np.testing.assert_array_equal(model.weights_before_step, np.concatenate([w.ravel() for w in model.get_weights()]))
     with pytest.raises(ValueError, match="read-only"):
         model.weights_before_step[0] = 1.0                   # a view of the model's own buffer, for callbacks to read
+
+
+def _fit_a_model_of_only_an_input():
+    m = tinynet.Sequential([tinynet.Input((4,))])
+    m.compile(loss="mse", optimizer="sgd")
+    m.fit(X, np.ones((10, 4)), verbose=0)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: Dropout(0.5, input_shape=(0,)), "input_shape[0]: expected a positive integer, received 0"),
+    (lambda: Dropout(0.5, input_shape="4"),
+     "input_shape: expected a non-empty tuple of positive integers, received '4'"),
+    (_fit_a_model_of_only_an_input, "layers: expected at least one layer, received none"),
+    (lambda: tinynet.Sequential([tinynet.Input((2, 3)), tinynet.layers.Flatten(), Dense(2)]).predict(
+        np.ones((5, 3, 2))),
+     "x: expected samples of shape (2, 3) (e.g. (5, 2, 3)), received shape (5, 3, 2)"),
+])
+def test_more_refusals_in_full(call, message):
+    with pytest.raises((ValueError, TypeError)) as info:
+        call()
+    assert str(info.value) == message
+
+
+def test_keras_defaults_of_sequential_and_fit():
+    """The model is named "sequential"; fit's batches are 32 samples (33 samples: two steps)."""
+    assert tinynet.Sequential().name == "sequential"
+    model = _sgd()
+    model.fit(np.ones((33, 4)), np.arange(33) % 3, verbose=0)
+    assert model.optimizer.iterations == 2
+
+
+def test_class_weights_weigh_the_training_part_only():
+    """As Keras: with validation_split, val_loss is the held-out part's unweighted loss."""
+    x, y = np.random.default_rng(4).normal(size=(20, 4)), np.arange(20) % 3
+    model = _sgd()
+    history = model.fit(x, y, epochs=1, validation_split=0.5, class_weight={0: 5.0, 1: 0.5}, shuffle=False,
+                        verbose=0)
+    assert history.history["val_loss"][0] == pytest.approx(model.evaluate(x[10:], y[10:], verbose=0), rel=1e-6)
+
+
+def test_a_float64_model_asks_its_initializers_for_float64():
+    asked = []
+
+    def zeros(shape, rng, dtype):
+        asked.append(np.dtype(dtype))
+        return np.zeros(shape, dtype=dtype)
+
+    tinynet.Sequential([tinynet.Input((3,)), Dense(2, kernel_initializer=zeros, bias_initializer=zeros)],
+                       dtype="float64")
+    assert asked == [np.dtype("float64")] * 2

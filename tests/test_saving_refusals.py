@@ -731,7 +731,8 @@ def test_config_text_with_a_code_point_beyond_unicode_is_refused(saved, tmp_path
     assert refusal(tmp_path, {**arrays, "config.json": text}) == (
         f"config.json: not text (character {codes.size - 1 if where else 0} is 0x110000, beyond Unicode's last "
         f"code point 0x10ffff)")
-    assert refusal(tmp_path, with_config(arrays, {**config, "name": "\U0010ffff"})) is None    # the last one loads
+    last = json.dumps({**config, "name": "\U0010ffff"}, ensure_ascii=False)     # the last code point, unescaped
+    assert refusal(tmp_path, with_config(arrays, last)) is None
     one = np.array([0xFFFFFFFF], dtype=order + "u4").view(order + "U1").reshape(())
     assert refusal(tmp_path, {**arrays, "config.json": one}) == \
         "config.json: not text (character 0 is 0xffffffff, beyond Unicode's last code point 0x10ffff)"
