@@ -269,6 +269,19 @@ def test_export_without_optimizer_state(keras):
     assert back.optimizer.iterations == 0 and set(back.optimizer.get_state()) == {"iterations"}
 
 
+def test_the_model_method_is_the_module_function(keras):
+    """``model.to_keras()`` is ``to_keras(model)``: with the optimizer's state unless told otherwise."""
+    x, y = _x(32, 6, 8), np.random.default_rng(8).integers(0, 3, 32)
+    model = Sequential([L.Dense(3, input_shape=(6,))], seed=7)
+    model.compile(optimizer=O.Adam(0.01), loss=LS.SparseCategoricalCrossentropy(from_logits=True))
+    model.fit(x, y, epochs=1, verbose=0)
+    kmodel = model.to_keras()
+    assert isinstance(kmodel, keras.Sequential) and int(kmodel.optimizer.iterations) == 1
+    for ours, theirs in zip(model.get_weights(), kmodel.get_weights(), strict=True):
+        np.testing.assert_array_equal(ours, theirs)
+    assert int(model.to_keras(include_optimizer_state=False).optimizer.iterations) == 0
+
+
 def test_seed_model_continues_in_keras(keras, record_property):
     """The seed model: 2 epochs in tinynet, exported with Adam's state, 3 more in Keras == 3 more in tinynet."""
     from sklearn.datasets import load_digits
