@@ -106,11 +106,11 @@ def test_the_training_loss_is_the_data_loss_plus_each_penalty(final, loss):
     total, _ = model.loss_and_gradients(x, y)
     first, second = model.layers
     (w1, b1), (w2, _) = first.get_weights(), second.get_weights()
-    hidden = model.layers[0](x)
+    hidden, out = first(x), model.predict(x)
     penalties = (0.01 * np.sum(w1 ** 2) + 0.02 * np.sum(np.abs(b1)) + 0.003 * np.sum(hidden ** 2) / 8
                  + 0.001 * np.sum(np.abs(w2)) + 0.004 * np.sum(w2 ** 2)
-                 + np.sum(0.01 * np.abs(model.predict(x)) + 0.02 * model.predict(x) ** 2) / 8)
-    data = loss(y, model.predict(x))
+                 + np.sum(0.01 * np.abs(out) + 0.02 * out ** 2) / 8)
+    data = loss(y, out)
     assert total == pytest.approx(data + penalties, rel=1e-12)
     assert total == pytest.approx(model.evaluate(x, y, batch_size=8, verbose=0), rel=1e-12)
 

@@ -261,14 +261,16 @@ def test_train_step_refuses_a_batch_that_was_not_prepared():
     assert model.optimizer.iterations == 1 and set(logs) == {"loss"}
 
 
-@pytest.mark.parametrize("layers, fused", [
-    ([Dense(3, activation="relu"), Dense(4), Dense(C)], False),
-    ([Dense(C)], False),
-    ([Dense(3, activation="relu"), Dense(C, activation="softmax")], True),
-    ([Dense(C, activation="softmax")], True),
+@pytest.mark.parametrize("make_layers, fused", [
+    (lambda: [Dense(3, activation="relu"), Dense(4), Dense(C)], False),
+    (lambda: [Dense(C)], False),
+    (lambda: [Dense(3, activation="relu"), Dense(C, activation="softmax")], True),
+    (lambda: [Dense(C, activation="softmax")], True),
 ])
-def test_backward_asks_every_layer_but_the_first_for_its_input_gradient(layers, fused):
-    """The first layer's dL/dx is never used, so it is never computed (a third of a Dense layer's backward)."""
+def test_backward_asks_every_layer_but_the_first_for_its_input_gradient(make_layers, fused):
+    """The first layer's dL/dx is never used, so it is never computed (one of a Dense layer's two matrix
+    products in backward)."""
+    layers = make_layers()                                 # fresh layers: a built layer cannot join another model
     model = Sequential(layers, seed=0)
     model.compile(loss=SparseCategoricalCrossentropy(from_logits=not fused), optimizer=SGD())
     model.build((D,))
